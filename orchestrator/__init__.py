@@ -1,0 +1,73 @@
+"""chaosflow's durable orchestrator: workflows as DAGs of steps, run at least once, compensated.
+
+The orchestrator knows nothing of chaos. It publishes typed hook events at every durable boundary
+(:class:`HookPoint`); fault injectors and observers subscribe to them as plain callables.
+"""
+
+from ._clock import Clock, ManualClock, SystemClock
+from ._definition import Action, RetryPolicy, Step, StepContext, Workflow
+from ._errors import (
+    DefinitionError,
+    IllegalTransition,
+    OrchestratorError,
+    RegistryError,
+    SerializationError,
+    StepTimeout,
+    StoreError,
+    UnknownRun,
+)
+from ._hooks import Hook, HookEvent, HookPoint, Hooks
+from ._orchestrator import Orchestrator, RunStatus
+from ._registry import WorkflowRegistry, import_workflow
+from ._states import (
+    RUN_TRANSITIONS,
+    STEP_TRANSITIONS,
+    TERMINAL_RUN_STATES,
+    RunState,
+    StepState,
+    next_run_state,
+    next_step_state,
+    transition_graph,
+)
+from ._store import EventRow, Store, masked_url
+from ._worker import Worker, idempotency_key
+
+__all__ = [
+    "RUN_TRANSITIONS",
+    "STEP_TRANSITIONS",
+    "TERMINAL_RUN_STATES",
+    "Action",
+    "Clock",
+    "DefinitionError",
+    "EventRow",
+    "Hook",
+    "HookEvent",
+    "HookPoint",
+    "Hooks",
+    "IllegalTransition",
+    "ManualClock",
+    "Orchestrator",
+    "OrchestratorError",
+    "RegistryError",
+    "RetryPolicy",
+    "RunState",
+    "RunStatus",
+    "SerializationError",
+    "Step",
+    "StepContext",
+    "StepState",
+    "StepTimeout",
+    "Store",
+    "StoreError",
+    "SystemClock",
+    "UnknownRun",
+    "Worker",
+    "Workflow",
+    "WorkflowRegistry",
+    "idempotency_key",
+    "import_workflow",
+    "masked_url",
+    "next_run_state",
+    "next_step_state",
+    "transition_graph",
+]

@@ -1,0 +1,176 @@
+"""Workflow definitions: a named, versioned DAG of steps, validated when it is defined."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from ._clock import Clock
+from ._errors import DefinitionError
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a step's action or compensation is told about the call it is serving."""
+
+    run_id: str
+    workflow: str
+    step: str
+    attempt: int
+    purpose: str  # "action" or "compensation"
+    # Stable across retries, crashes and recoveries of the same step and purpose, so that a
+    # service receiving it can apply the effect once.
+    idempotency_key: str
+    input: Mapping[str, Any]
+    results: Mapping[str, Any]  # outputs of the steps this run has completed so far
+    correlation_id: str | None
+    clock: Clock
+
+
+Action = Callable[[StepContext], Any]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a failing step is retried: capped exponential backoff with full jitter."""
+
+    max_attempts: int = 3
+    initial_interval: float = 0.1
+    backoff_coefficient: float = 2.0
+    max_interval: float = 10.0
+    jitter: bool = True
+    non_retryable: tuple[type[BaseException], ...] = ()
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.max_attempts < 1:
+            problems.append(f"max_attempts={self.max_attempts!r} must be at least 1")
+        if self.initial_interval < 0:
+            problems.append(f"initial_interval={self.initial_interval!r} must be >= 0")
+        if self.backoff_coefficient < 1:
+            problems.append(f"backoff_coefficient={self.backoff_coefficient!r} must be >= 1")
+        if self.max_interval < self.initial_interval:
+            problems.append(
+                f"max_interval={self.max_interval!r} must be >= "
+                f"initial_interval={self.initial_interval!r}"
+            )
+        if problems:
+            raise DefinitionError(
+                "RetryPolicy is invalid: " + "; ".join(problems) + ". Fix these values."
+            )
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait before attempt ``attempt + 1``, after attempt ``attempt`` failed."""
+        ceiling = min(
+            self.max_interval, self.initial_interval * self.backoff_coefficient ** (attempt - 1)
+        )
+        return rng.uniform(0, ceiling) if self.jitter else ceiling
+
+    def retryable(self, error: BaseException) -> bool:
+        """Whether ``error`` may be retried at all under this policy."""
+        return not isinstance(error, self.non_retryable)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: an action, an optional compensation, and when and how it runs."""
+
+    name: str
+    action: Action
+    compensation: Action | None = None
+    after: tuple[str, ...] = ()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    compensation_retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise DefinitionError(
+                f"Step name={self.name!r} is not a valid name: use letters, digits, '_' or '-'."
+            )
+        if not callable(self.action):
+            raise DefinitionError(f"Step {self.name!r}: action={self.action!r} is not callable.")
+        if self.compensation is not None and not callable(self.compensation):
+            raise DefinitionError(
+                f"Step {self.name!r}: compensation={self.compensation!r} is not callable."
+            )
+        if self.timeout is not None and self.timeout <= 0:
+            raise DefinitionError(
+                f"Step {self.name!r}: timeout={self.timeout!r} must be a positive number of "
+                "seconds, or None for no timeout."
+            )
+        if isinstance(self.after, str):
+            # A lone string would be read as a tuple of characters.
+            object.__setattr__(self, "after", (self.after,))
+
+
+class Workflow:
+    """A named, versioned DAG of steps, held as a networkx graph and validated on creation."""
+
+    def __init__(self, name: str, steps: Iterable[Step], *, version: int = 1) -> None:
+        self.name = name
+        self.version = version
+        self.steps: dict[str, Step] = {}
+        for step in steps:
+            if step.name in self.steps:
+                raise DefinitionError(
+                    f"Workflow {name!r} v{version}: step {step.name!r} is defined twice. "
+                    "Give each step a unique name."
+                )
+            self.steps[step.name] = step
+        if not self.steps:
+            raise DefinitionError(f"Workflow {name!r} v{version} has no steps. Add at least one.")
+        self.graph: nx.DiGraph = nx.DiGraph()
+        self.graph.add_nodes_from(self.steps)
+        for step in self.steps.values():
+            for dependency in step.after:
+                if dependency not in self.steps:
+                    raise DefinitionError(
+                        f"Workflow {name!r} v{version}: step {step.name!r} depends on "
+                        f"{dependency!r}, which is not defined. Define it or remove it from "
+                        "after=[...]."
+                    )
+                self.graph.add_edge(dependency, step.name)
+        try:
+            cycle = nx.find_cycle(self.graph)
+        except nx.NetworkXNoCycle:
+            cycle = None
+        if cycle:
+            path = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
+            raise DefinitionError(
+                f"Workflow {name!r} v{version} has a cycle: {path}. A workflow must be a DAG; "
+                "remove one of these dependencies."
+            )
+        self.order: tuple[str, ...] = tuple(nx.lexicographical_topological_sort(self.graph))
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The registry key: (name, version)."""
+        return (self.name, self.version)
+
+    def dependencies(self, step: str) -> tuple[str, ...]:
+        """The steps ``step`` waits for."""
+        return tuple(self.graph.predecessors(step))
+
+    def dependents(self, step: str) -> tuple[str, ...]:
+        """The steps that wait for ``step``."""
+        return tuple(self.graph.successors(step))
+
+    def roots(self) -> tuple[str, ...]:
+        """The steps that depend on nothing, in a stable order."""
+        return tuple(s for s in self.order if self.graph.in_degree(s) == 0)
+
+    def fingerprint(self) -> str:
+        """A description of the shape, to tell two definitions under one key apart."""
+        parts = [
+            f"{name}<{','.join(sorted(step.after))}>{'c' if step.compensation else ''}"
+            for name, step in sorted(self.steps.items())
+        ]
+        return ";".join(parts)
+
+    def __repr__(self) -> str:
+        return f"Workflow(name={self.name!r}, version={self.version}, steps={list(self.order)})"

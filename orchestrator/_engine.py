@@ -1,0 +1,115 @@
+"""The saga's decisions, as pure functions of a workflow and its steps' states.
+
+Given what just happened to one step, these functions say which other steps move and whether the
+run moves. They read nothing and write nothing, so the worker applies their plan inside the same
+transaction that records the step's outcome, and tests can check them without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from ._definition import Workflow
+from ._states import RunState, StepState, next_step_state
+
+S = StepState
+
+# Steps that are still doing something during a rollback: nothing upstream of them may be undone.
+_ROLLBACK_ACTIVE = frozenset(
+    {S.RUNNING, S.COMPENSATION_PENDING, S.COMPENSATION_READY, S.COMPENSATING}
+)
+
+
+@dataclass
+class Plan:
+    """What follows from one step's outcome: step moves in order, then run events in order."""
+
+    step_moves: list[tuple[str, str, StepState]] = field(default_factory=list)
+    run_events: list[str] = field(default_factory=list)
+
+
+def _move(plan: Plan, states: dict[str, StepState], step: str, event: str) -> None:
+    new_state = next_step_state(states[step], event)
+    states[step] = new_state
+    plan.step_moves.append((step, event, new_state))
+
+
+def _schedule_rollback(workflow: Workflow, states: dict[str, StepState], plan: Plan) -> None:
+    """Skip what never started, schedule compensation of what may have applied its effect."""
+    for name in workflow.order:
+        if states[name] in (S.PENDING, S.READY):
+            _move(plan, states, name, "skip")
+        elif states[name] in (S.COMPLETED, S.FAILED) and workflow.steps[name].compensation:
+            _move(plan, states, name, "schedule_compensation")
+
+
+def _release_compensations(workflow: Workflow, states: dict[str, StepState], plan: Plan) -> None:
+    """Make ready every compensation whose descendants are all settled (reverse DAG order)."""
+    for name in reversed(workflow.order):
+        if states[name] != S.COMPENSATION_PENDING:
+            continue
+        # Descendants, not only direct dependents: a dependent without a compensation is
+        # settled at once, yet its own dependents may still be undoing their effects.
+        if all(states[d] not in _ROLLBACK_ACTIVE for d in nx.descendants(workflow.graph, name)):
+            _move(plan, states, name, "dependents_compensated")
+
+
+def _finish_rollback(states: Mapping[str, StepState], plan: Plan) -> None:
+    if any(state in _ROLLBACK_ACTIVE for state in states.values()):
+        return
+    failed = any(state == S.COMPENSATION_FAILED for state in states.values())
+    plan.run_events.append("compensation_failed" if failed else "all_compensated")
+
+
+def after_step_completed(
+    workflow: Workflow, run_state: RunState, states: Mapping[str, StepState], step: str
+) -> Plan:
+    """The plan after ``step``'s action succeeded (its state is already COMPLETED in ``states``)."""
+    current = dict(states)
+    plan = Plan()
+    if run_state == RunState.RUNNING:
+        for dependent in workflow.dependents(step):
+            if current[dependent] == S.PENDING and all(
+                current[d] == S.COMPLETED for d in workflow.dependencies(dependent)
+            ):
+                _move(plan, current, dependent, "dependencies_completed")
+        if all(state == S.COMPLETED for state in current.values()):
+            plan.run_events.append("all_steps_completed")
+        return plan
+    # The run is rolling back: a parallel branch finished after another one failed.
+    if workflow.steps[step].compensation:
+        _move(plan, current, step, "schedule_compensation")
+    _release_compensations(workflow, current, plan)
+    _finish_rollback(current, plan)
+    return plan
+
+
+def after_step_failed(
+    workflow: Workflow, run_state: RunState, states: Mapping[str, StepState], step: str
+) -> Plan:
+    """The plan after ``step`` failed for good (its state is already FAILED in ``states``)."""
+    current = dict(states)
+    plan = Plan(run_events=["step_failed"])
+    if run_state == RunState.RUNNING:
+        _schedule_rollback(workflow, current, plan)
+    elif workflow.steps[step].compensation:
+        _move(plan, current, step, "schedule_compensation")
+    _release_compensations(workflow, current, plan)
+    # A rollback with nothing to undo ends at once.
+    _finish_rollback(current, plan)
+    return plan
+
+
+def after_compensation_settled(
+    workflow: Workflow, states: Mapping[str, StepState], step: str
+) -> Plan:
+    """The plan after ``step``'s compensation succeeded or failed for good."""
+    current = dict(states)
+    plan = Plan()
+    _release_compensations(workflow, current, plan)
+    _finish_rollback(current, plan)
+    del step  # the step's own state is already in ``states``
+    return plan

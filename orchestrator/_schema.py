@@ -1,0 +1,76 @@
+"""The whole durable schema, as SQLAlchemy Core tables, in one place."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants 64 bits for a long log.
+_Seq = BigInteger().with_variant(Integer(), "sqlite")
+
+meta = Table(
+    "cf_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
+
+runs = Table(
+    "cf_runs",
+    metadata,
+    Column("run_id", String(128), primary_key=True),
+    Column("workflow", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("input", Text, nullable=False),
+    Column("correlation_id", String(128)),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+steps = Table(
+    "cf_steps",
+    metadata,
+    Column("run_id", String(128), primary_key=True),
+    Column("step", String(128), primary_key=True),
+    Column("state", String(32), nullable=False),
+    # Attempts of the current purpose (action, then compensation): a claim increments it.
+    Column("attempt", Integer, nullable=False, default=0),
+    # A fresh token on every claim fences late writes from a worker whose lease was taken over.
+    Column("lease_token", String(36)),
+    Column("lease_owner", String(128)),
+    Column("lease_expires_at", Float),
+    Column("not_before", Float, nullable=False, default=0.0),
+    Column("output", Text),
+    Column("error", Text),
+    Column("updated_at", Float, nullable=False),
+)
+
+events = Table(
+    "cf_events",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("run_id", String(128), nullable=False),
+    Column("step", String(128)),
+    Column("kind", String(64), nullable=False),
+    Column("attempt", Integer, nullable=False, default=0),
+    Column("worker_id", String(128)),
+    Column("at", Float, nullable=False),
+    Column("detail", Text, nullable=False, default="{}"),
+)
+
+Index("cf_steps_claimable", steps.c.state, steps.c.not_before)
+Index("cf_events_by_run", events.c.run_id, events.c.seq)

@@ -1,0 +1,101 @@
+"""Run and step states, declared as transition tables.
+
+The tables are data: ``RUN_TRANSITIONS`` and ``STEP_TRANSITIONS`` map ``(state, event)`` to the new
+state. Every move the engine makes goes through :func:`next_run_state` or :func:`next_step_state`,
+so a move that is not in the table raises :class:`IllegalTransition` naming both the state and the
+event. ``transition_graph`` returns a table as a networkx graph to draw or check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+import networkx as nx
+
+from ._errors import IllegalTransition
+
+
+class RunState(StrEnum):
+    """Where a workflow run stands."""
+
+    RUNNING = "running"
+    COMPENSATING = "compensating"
+    COMPLETED = "completed"
+    COMPENSATED = "compensated"
+    COMPENSATION_FAILED = "compensation_failed"
+
+
+class StepState(StrEnum):
+    """Where one step of a run stands, forward and in compensation."""
+
+    PENDING = "pending"  # waiting for the steps it depends on
+    READY = "ready"  # may be claimed (once its not_before time has come)
+    RUNNING = "running"  # claimed under a lease; its effect may be applied
+    COMPLETED = "completed"
+    FAILED = "failed"  # failed for good: retries exhausted or non-retryable
+    SKIPPED = "skipped"  # never started: the run rolled back first
+    COMPENSATION_PENDING = "compensation_pending"  # waits for its dependents to be undone
+    COMPENSATION_READY = "compensation_ready"
+    COMPENSATING = "compensating"
+    COMPENSATED = "compensated"
+    COMPENSATION_FAILED = "compensation_failed"
+
+
+TERMINAL_RUN_STATES = frozenset(
+    {RunState.COMPLETED, RunState.COMPENSATED, RunState.COMPENSATION_FAILED}
+)
+
+R, S = RunState, StepState
+
+RUN_TRANSITIONS: Mapping[tuple[RunState, str], RunState] = {
+    (R.RUNNING, "all_steps_completed"): R.COMPLETED,
+    (R.RUNNING, "step_failed"): R.COMPENSATING,
+    (R.COMPENSATING, "step_failed"): R.COMPENSATING,  # a parallel branch failing too
+    (R.COMPENSATING, "all_compensated"): R.COMPENSATED,
+    (R.COMPENSATING, "compensation_failed"): R.COMPENSATION_FAILED,
+}
+
+STEP_TRANSITIONS: Mapping[tuple[StepState, str], StepState] = {
+    (S.PENDING, "dependencies_completed"): S.READY,
+    (S.READY, "claim"): S.RUNNING,
+    # A lease that expired while the step ran: another worker takes the step over.
+    (S.RUNNING, "reclaim"): S.RUNNING,
+    (S.RUNNING, "succeed"): S.COMPLETED,
+    (S.RUNNING, "retry"): S.READY,
+    (S.RUNNING, "fail"): S.FAILED,
+    (S.PENDING, "skip"): S.SKIPPED,
+    (S.READY, "skip"): S.SKIPPED,
+    (S.COMPLETED, "schedule_compensation"): S.COMPENSATION_PENDING,
+    (S.FAILED, "schedule_compensation"): S.COMPENSATION_PENDING,
+    (S.COMPENSATION_PENDING, "dependents_compensated"): S.COMPENSATION_READY,
+    (S.COMPENSATION_READY, "claim"): S.COMPENSATING,
+    (S.COMPENSATING, "reclaim"): S.COMPENSATING,
+    (S.COMPENSATING, "succeed"): S.COMPENSATED,
+    (S.COMPENSATING, "retry"): S.COMPENSATION_READY,
+    (S.COMPENSATING, "fail"): S.COMPENSATION_FAILED,
+}
+
+
+def next_run_state(state: RunState | str, event: str) -> RunState:
+    """The run state after ``event``; raises IllegalTransition when the table has no such move."""
+    try:
+        return RUN_TRANSITIONS[(RunState(state), event)]
+    except KeyError:
+        raise IllegalTransition("run", str(state), event) from None
+
+
+def next_step_state(state: StepState | str, event: str) -> StepState:
+    """The step state after ``event``; raises IllegalTransition when the table has no such move."""
+    try:
+        return STEP_TRANSITIONS[(StepState(state), event)]
+    except KeyError:
+        raise IllegalTransition("step", str(state), event) from None
+
+
+def transition_graph(table: Mapping[tuple[str, str], str]) -> nx.MultiDiGraph:
+    """A transition table as a multigraph whose edges carry the event name (to draw or check)."""
+    graph = nx.MultiDiGraph()
+    for (state, event), target in table.items():
+        graph.add_edge(str(state), str(target), event=event)
+    return graph

@@ -1,0 +1,325 @@
+"""The durable store: SQLAlchemy Core over SQLite (WAL, full sync) or PostgreSQL (psycopg 3).
+
+Every durable change is one transaction that writes state and appends to the event log together;
+:class:`StoreTransaction` holds the few statements the engine needs inside such a transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from ._errors import StoreError
+from ._schema import SCHEMA_VERSION, events, meta, metadata, runs, steps
+from ._states import StepState
+
+CLAIMABLE = (StepState.READY, StepState.COMPENSATION_READY)
+LEASED = (StepState.RUNNING, StepState.COMPENSATING)
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """A step's durable state, as read inside a transaction."""
+
+    run_id: str
+    step: str
+    state: StepState
+    attempt: int
+    lease_token: str | None
+    output: str | None
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A run's durable state."""
+
+    run_id: str
+    workflow: str
+    version: int
+    state: str
+    input: str
+    correlation_id: str | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One entry of the append-only event log."""
+
+    seq: int
+    run_id: str
+    step: str | None
+    kind: str
+    attempt: int
+    worker_id: str | None
+    at: float
+    detail: Mapping[str, Any]
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password hidden, for error messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event emit BEGIN IMMEDIATE instead of pysqlite's deferred BEGIN,
+        # so two writers never deadlock upgrading a read lock (the same choice DBOS makes).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for ``url``, configured for durability (SQLite) or for many workers (PostgreSQL)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise StoreError(
+            f"Store URL {url!r} is not a database URL ({error}). Use e.g. "
+            "'sqlite:///chaosflow.db' or 'postgresql+psycopg://user@host:5432/db'."
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        in_memory = parsed.database in (None, "", ":memory:")
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+        if in_memory:
+            # One shared connection, or every thread would see its own empty database.
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        # No pre-ping: a lost connection surfaces as an OperationalError that the worker retries.
+        return create_engine(parsed, pool_pre_ping=False, pool_size=5, max_overflow=5)
+    raise StoreError(
+        f"Store URL {masked_url(url)!r} uses backend {backend!r}; chaosflow supports 'sqlite' and "
+        "'postgresql'."
+    )
+
+
+class Store:
+    """The orchestrator's durable state behind one engine."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_store_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+
+    def create_schema(self) -> None:
+        """Create the tables if they are missing, and check the schema version."""
+        try:
+            metadata.create_all(self.engine)
+            with self.transaction() as tx:
+                found = tx.conn.execute(
+                    select(meta.c.value).where(meta.c.key == "schema_version")
+                ).scalar()
+                if found is None:
+                    tx.conn.execute(
+                        insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION))
+                    )
+                elif int(found) > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"The store at {masked_url(self.url)!r} has schema version {found}, newer "
+                        f"than this chaosflow's {SCHEMA_VERSION}. Upgrade chaosflow."
+                    )
+        except OperationalError as error:
+            raise StoreError(
+                f"Cannot reach the store at {masked_url(self.url)!r}: {error.orig}. Check that the "
+                "database is running and the URL is right."
+            ) from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[StoreTransaction]:
+        """One durable transaction: commits when the block ends, rolls back when it raises."""
+        with self.engine.begin() as conn:
+            yield StoreTransaction(conn, self.is_sqlite)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def run(self, run_id: str) -> RunRow | None:
+        """A run's row, or None when the store does not know it."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.run_id == run_id)).one_or_none()
+        return RunRow(**row._mapping) if row else None
+
+    def runs(self) -> list[RunRow]:
+        """Every run, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).order_by(runs.c.created_at, runs.c.run_id)).all()
+        return [RunRow(**row._mapping) for row in rows]
+
+    def step_rows(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's steps as plain dicts."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(steps).where(steps.c.run_id == run_id)).all()
+        return [dict(row._mapping) for row in rows]
+
+    def events(self, run_id: str | None = None, after_seq: int = 0) -> list[EventRow]:
+        """Event log entries after ``after_seq``, for one run or for all, in log order."""
+        query = select(events).where(events.c.seq > after_seq).order_by(events.c.seq)
+        if run_id is not None:
+            query = query.where(events.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            EventRow(**{**row._mapping, "detail": json.loads(row.detail)}) for row in rows
+        ]
+
+
+class StoreTransaction:
+    """The statements the engine runs inside one transaction."""
+
+    def __init__(self, conn: Connection, is_sqlite: bool) -> None:
+        self.conn = conn
+        self._is_sqlite = is_sqlite
+
+    def insert_run(self, row: Mapping[str, Any], step_states: Mapping[str, StepState]) -> bool:
+        """Insert a run and its steps; False when the run id exists already (idempotent submit)."""
+        exists = self.conn.execute(
+            select(runs.c.run_id).where(runs.c.run_id == row["run_id"])
+        ).scalar()
+        if exists is not None:
+            return False
+        try:
+            self.conn.execute(insert(runs).values(**row))
+        except IntegrityError:
+            return False
+        now = row["created_at"]
+        self.conn.execute(
+            insert(steps),
+            [
+                {"run_id": row["run_id"], "step": name, "state": str(state), "attempt": 0,
+                 "not_before": 0.0, "updated_at": now}
+                for name, state in step_states.items()
+            ],
+        )
+        return True
+
+    def run(self, run_id: str) -> RunRow | None:
+        """The run's row inside this transaction."""
+        row = self.conn.execute(select(runs).where(runs.c.run_id == run_id)).one_or_none()
+        return RunRow(**row._mapping) if row else None
+
+    def steps(self, run_id: str) -> dict[str, StepRow]:
+        """The run's steps inside this transaction."""
+        rows = self.conn.execute(
+            select(
+                steps.c.run_id, steps.c.step, steps.c.state, steps.c.attempt,
+                steps.c.lease_token, steps.c.output,
+            ).where(steps.c.run_id == run_id)
+        ).all()
+        return {
+            row.step: StepRow(row.run_id, row.step, StepState(row.state), row.attempt,
+                              row.lease_token, row.output)
+            for row in rows
+        }
+
+    def claim_candidates(
+        self, now: float, limit: int, workflows: list[str]
+    ) -> list[tuple[str, str, str, str | None]]:
+        """Steps of ``workflows`` that may be claimed now: ready ones and expired leases."""
+        query = (
+            select(steps.c.run_id, steps.c.step, steps.c.state, steps.c.lease_token)
+            .select_from(steps.join(runs, runs.c.run_id == steps.c.run_id))
+            .where(runs.c.workflow.in_(workflows))
+            .where(
+                ((steps.c.state.in_([str(s) for s in CLAIMABLE])) & (steps.c.not_before <= now))
+                | ((steps.c.state.in_([str(s) for s in LEASED])) & (steps.c.lease_expires_at < now))
+            )
+            .order_by(steps.c.not_before)
+            .limit(limit)
+        )
+        if not self._is_sqlite:
+            # Many workers on many hosts: each skips rows another is claiming instead of waiting.
+            query = query.with_for_update(skip_locked=True, of=steps)
+        return [tuple(row) for row in self.conn.execute(query).all()]  # type: ignore[misc]
+
+    def take_lease(
+        self, run_id: str, step: str, old_state: str, old_token: str | None, new_state: str,
+        worker_id: str, expires_at: float, now: float,
+    ) -> tuple[str, int] | None:
+        """Move a candidate to its leased state; returns (token, attempt) or None if it moved."""
+        token = str(uuid.uuid4())
+        condition = (steps.c.run_id == run_id) & (steps.c.step == step) & (
+            steps.c.state == old_state
+        )
+        condition &= (
+            steps.c.lease_token.is_(None) if old_token is None else steps.c.lease_token == old_token
+        )
+        result = self.conn.execute(
+            update(steps)
+            .where(condition)
+            .values(
+                state=new_state, attempt=steps.c.attempt + 1, lease_token=token,
+                lease_owner=worker_id, lease_expires_at=expires_at, updated_at=now,
+            )
+            .returning(steps.c.attempt)
+        ).one_or_none()
+        return (token, int(result.attempt)) if result else None
+
+    def finish_leased(
+        self, run_id: str, step: str, token: str, new_state: str, now: float, **values: Any
+    ) -> bool:
+        """Release a lease with a new state, fenced: False when the lease was taken over."""
+        result = self.conn.execute(
+            update(steps)
+            .where(
+                (steps.c.run_id == run_id) & (steps.c.step == step)
+                & (steps.c.lease_token == token)
+            )
+            .values(state=new_state, lease_token=None, lease_owner=None, lease_expires_at=None,
+                    updated_at=now, **values)
+        )
+        return result.rowcount == 1
+
+    def set_step_state(self, run_id: str, step: str, state: str, now: float, **values: Any) -> None:
+        """Move a step that no lease holds (readiness, skips, scheduling of compensations)."""
+        self.conn.execute(
+            update(steps)
+            .where((steps.c.run_id == run_id) & (steps.c.step == step))
+            .values(state=state, updated_at=now, **values)
+        )
+
+    def set_run_state(self, run_id: str, state: str, now: float) -> None:
+        """Move a run to ``state``."""
+        self.conn.execute(
+            update(runs).where(runs.c.run_id == run_id).values(state=state, updated_at=now)
+        )
+
+    def append_event(
+        self, run_id: str, kind: str, at: float, *, step: str | None = None, attempt: int = 0,
+        worker_id: str | None = None, detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append one entry to the event log."""
+        self.conn.execute(
+            insert(events).values(
+                run_id=run_id, step=step, kind=kind, attempt=attempt, worker_id=worker_id, at=at,
+                detail=json.dumps(dict(detail or {}), sort_keys=True),
+            )
+        )

@@ -1,0 +1,357 @@
+"""A worker: claims ready steps under leases, runs them, and records each outcome durably."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+
+from ._clock import Clock, SystemClock
+from ._definition import Action, RetryPolicy, StepContext, Workflow
+from ._engine import Plan, after_compensation_settled, after_step_completed, after_step_failed
+from ._errors import SerializationError, StepTimeout, StoreError
+from ._hooks import HookEvent, HookPoint, Hooks
+from ._registry import WorkflowRegistry
+from ._states import (
+    TERMINAL_RUN_STATES,
+    RunState,
+    StepState,
+    next_run_state,
+    next_step_state,
+)
+from ._store import LEASED, Store, StoreTransaction
+
+log = logging.getLogger("chaosflow.orchestrator")
+
+# The event log's name for each step move the engine plans.
+_MOVE_EVENT_KINDS = {
+    "dependencies_completed": "step_ready",
+    "skip": "step_skipped",
+    "schedule_compensation": "compensation_scheduled",
+    "dependents_compensated": "compensation_ready",
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A step this worker holds under a lease, with what its action needs to run."""
+
+    run_id: str
+    workflow: Workflow
+    step: str
+    purpose: str  # "action" or "compensation"
+    attempt: int
+    token: str
+    reclaimed: bool
+    input: Mapping[str, Any]
+    results: Mapping[str, Any]
+    correlation_id: str | None
+
+
+def idempotency_key(run_id: str, step: str, purpose: str) -> str:
+    """The key a service sees for one logical effect: the same on every attempt and recovery."""
+    return f"{run_id}:{step}" if purpose == "action" else f"{run_id}:{step}:{purpose}"
+
+
+class Worker:
+    """Claims and runs steps of the registered workflows, one at a time per ``tick``."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: WorkflowRegistry,
+        *,
+        worker_id: str | None = None,
+        clock: Clock | None = None,
+        hooks: Hooks | None = None,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 0.05,
+        seed: int | None = None,
+    ) -> None:
+        if lease_seconds <= 0:
+            raise ValueError(f"lease_seconds={lease_seconds!r} must be positive.")
+        self.store = store
+        self.registry = registry
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
+        self.clock = clock or SystemClock()
+        self.hooks = hooks or Hooks()
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self._rng = random.Random(seed)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        max_seconds: float,
+        stop_when: Callable[[], bool] | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> int:
+        """Work until ``stop_when()`` holds, ``stop_event`` is set, or ``max_seconds`` pass.
+
+        Returns the number of steps handled. A store that cannot be reached is retried with
+        capped backoff until the time runs out, so a database restart loses nothing.
+        """
+        deadline = self.clock.now() + max_seconds
+        handled, backoff = 0, self.poll_interval
+        while self.clock.now() < deadline:
+            if stop_event is not None and stop_event.is_set():
+                break
+            try:
+                if self.tick():
+                    handled += 1
+                    backoff = self.poll_interval
+                    continue
+                if stop_when is not None and stop_when():
+                    break
+            except (OperationalError, StoreError) as error:
+                log.warning("store unavailable, retrying in %.2fs: %s", backoff, error)
+                self.clock.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            self.clock.sleep(self.poll_interval)
+        return handled
+
+    def tick(self) -> bool:
+        """Claim one step and run it to a recorded outcome; False when nothing was claimable."""
+        claim = self._claim()
+        if claim is None:
+            return False
+        self._execute(claim)
+        return True
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    def _claim(self) -> Claim | None:
+        now = self.clock.now()
+        names = self.registry.names()
+        if not names:
+            return None
+        with self.store.transaction() as tx:
+            for run_id, step, state, token in tx.claim_candidates(now, 16, names):
+                reclaimed = state in {str(s) for s in LEASED}
+                new_state = next_step_state(state, "reclaim" if reclaimed else "claim")
+                taken = tx.take_lease(
+                    run_id, step, state, token, str(new_state), self.worker_id,
+                    now + self.lease_seconds, now,
+                )
+                if taken is None:
+                    continue
+                run = tx.run(run_id)
+                assert run is not None  # a step row never outlives its run
+                workflow = self.registry.get(run.workflow, run.version)
+                purpose = "compensation" if new_state == StepState.COMPENSATING else "action"
+                results = {
+                    name: json.loads(row.output)
+                    for name, row in tx.steps(run_id).items()
+                    if row.output is not None
+                }
+                tx.append_event(
+                    run_id, "step_claimed" if purpose == "action" else "compensation_claimed",
+                    now, step=step, attempt=taken[1], worker_id=self.worker_id,
+                    detail={"reclaimed": reclaimed, "lease_expires_at": now + self.lease_seconds},
+                )
+                return Claim(
+                    run_id, workflow, step, purpose, taken[1], taken[0], reclaimed,
+                    json.loads(run.input), results, run.correlation_id,
+                )
+        return None
+
+    # -- running ----------------------------------------------------------------------------
+
+    def _fire(self, point: HookPoint, claim: Claim) -> None:
+        self.hooks.fire(
+            HookEvent(point, claim.run_id, claim.workflow.name, claim.step, claim.attempt,
+                      self.worker_id, self.clock.now())
+        )
+
+    def _execute(self, claim: Claim) -> None:
+        step = claim.workflow.steps[claim.step]
+        compensating = claim.purpose == "compensation"
+        if claim.reclaimed:
+            self._fire(HookPoint.LEASE_EXPIRED, claim)
+        self._fire(
+            HookPoint.COMPENSATION_CLAIMED if compensating else HookPoint.STEP_CLAIMED, claim
+        )
+        action = step.compensation if compensating else step.action
+        assert action is not None  # only steps with a compensation are scheduled for one
+        context = StepContext(
+            claim.run_id, claim.workflow.name, claim.step, claim.attempt, claim.purpose,
+            idempotency_key(claim.run_id, claim.step, claim.purpose), claim.input, claim.results,
+            claim.correlation_id, self.clock,
+        )
+        self._fire(
+            HookPoint.BEFORE_COMPENSATION if compensating else HookPoint.BEFORE_ACTION, claim
+        )
+        try:
+            output = _call_with_timeout(action, context, step.timeout)
+            encoded = None if compensating else _encode_output(claim, output)
+        except Exception as error:  # a step may raise anything; BaseException (a crash) unwinds
+            self._record_failure(claim, error)
+            return
+        self._fire(
+            HookPoint.AFTER_COMPENSATION if compensating else HookPoint.AFTER_ACTION, claim
+        )
+        finished = self._record_success(claim, encoded)
+        self._fire(
+            HookPoint.AFTER_COMPENSATION_COMMIT if compensating else HookPoint.AFTER_COMMIT, claim
+        )
+        if finished:
+            self._fire(HookPoint.RUN_FINISHED, claim)
+
+    def _record_success(self, claim: Claim, encoded: str | None) -> bool:
+        now = self.clock.now()
+        compensating = claim.purpose == "compensation"
+        current = StepState.COMPENSATING if compensating else StepState.RUNNING
+        new_state = next_step_state(current, "succeed")
+        with self.store.transaction() as tx:
+            values = {} if compensating else {"output": encoded, "error": None}
+            if not tx.finish_leased(claim.run_id, claim.step, claim.token, str(new_state), now,
+                                    **values):
+                self._lost_lease(tx, claim, now)
+                return False
+            tx.append_event(
+                claim.run_id, "step_compensated" if compensating else "step_completed", now,
+                step=claim.step, attempt=claim.attempt, worker_id=self.worker_id,
+            )
+            states, run_state = self._states(tx, claim.run_id)
+            if compensating:
+                plan = after_compensation_settled(claim.workflow, states, claim.step)
+            else:
+                plan = after_step_completed(claim.workflow, run_state, states, claim.step)
+            return self._apply(tx, claim, plan, run_state, now)
+
+    def _record_failure(self, claim: Claim, error: Exception) -> None:
+        now = self.clock.now()
+        compensating = claim.purpose == "compensation"
+        step = claim.workflow.steps[claim.step]
+        policy: RetryPolicy = step.compensation_retry if compensating else step.retry
+        current = StepState.COMPENSATING if compensating else StepState.RUNNING
+        retry = (
+            policy.retryable(error)
+            and not isinstance(error, SerializationError)
+            and claim.attempt < policy.max_attempts
+        )
+        detail = {"error": f"{type(error).__name__}: {error}", "attempt": claim.attempt}
+        with self.store.transaction() as tx:
+            if retry:
+                delay = policy.delay(claim.attempt, self._rng)
+                new_state = next_step_state(current, "retry")
+                if not tx.finish_leased(claim.run_id, claim.step, claim.token, str(new_state),
+                                        now, not_before=now + delay, error=detail["error"]):
+                    self._lost_lease(tx, claim, now)
+                    return
+                tx.append_event(
+                    claim.run_id,
+                    "compensation_retry_scheduled" if compensating else "step_retry_scheduled",
+                    now, step=claim.step, attempt=claim.attempt, worker_id=self.worker_id,
+                    detail={**detail, "delay": delay},
+                )
+                return
+            new_state = next_step_state(current, "fail")
+            if not tx.finish_leased(claim.run_id, claim.step, claim.token, str(new_state), now,
+                                    error=detail["error"]):
+                self._lost_lease(tx, claim, now)
+                return
+            tx.append_event(
+                claim.run_id, "compensation_failed" if compensating else "step_failed", now,
+                step=claim.step, attempt=claim.attempt, worker_id=self.worker_id, detail=detail,
+            )
+            if compensating:
+                # Never silently: a compensation that failed for good needs a human.
+                tx.append_event(claim.run_id, "escalation", now, step=claim.step,
+                                attempt=claim.attempt, worker_id=self.worker_id, detail=detail)
+            states, run_state = self._states(tx, claim.run_id)
+            if compensating:
+                plan = after_compensation_settled(claim.workflow, states, claim.step)
+            else:
+                plan = after_step_failed(claim.workflow, run_state, states, claim.step)
+            finished = self._apply(tx, claim, plan, run_state, now)
+        if finished:
+            self._fire(HookPoint.RUN_FINISHED, claim)
+
+    def _states(
+        self, tx: StoreTransaction, run_id: str
+    ) -> tuple[dict[str, StepState], RunState]:
+        run = tx.run(run_id)
+        assert run is not None
+        return {name: row.state for name, row in tx.steps(run_id).items()}, RunState(run.state)
+
+    def _apply(
+        self, tx: StoreTransaction, claim: Claim, plan: Plan, run_state: RunState, now: float
+    ) -> bool:
+        """Write the plan's moves and their events; True when the run reached a terminal state."""
+        # The log reads cause first: a run enters a rollback before its steps are scheduled
+        # for compensation, and ends after its last step moved.
+        moves_written = False
+        for event in plan.run_events:
+            new_run_state = next_run_state(run_state, event)
+            if new_run_state in TERMINAL_RUN_STATES and not moves_written:
+                self._write_moves(tx, claim, plan, now)
+                moves_written = True
+            if new_run_state != run_state:
+                tx.set_run_state(claim.run_id, str(new_run_state), now)
+                tx.append_event(claim.run_id, f"run_{new_run_state}", now,
+                                worker_id=self.worker_id)
+                run_state = new_run_state
+        if not moves_written:
+            self._write_moves(tx, claim, plan, now)
+        return run_state in TERMINAL_RUN_STATES
+
+    def _write_moves(self, tx: StoreTransaction, claim: Claim, plan: Plan, now: float) -> None:
+        for name, event, new_state in plan.step_moves:
+            # A compensation counts its own attempts, for its own retry policy.
+            extra = {"attempt": 0} if event == "schedule_compensation" else {}
+            tx.set_step_state(claim.run_id, name, str(new_state), now, **extra)
+            tx.append_event(claim.run_id, _MOVE_EVENT_KINDS[event], now, step=name,
+                            worker_id=self.worker_id)
+
+    def _lost_lease(self, tx: StoreTransaction, claim: Claim, now: float) -> None:
+        # Another worker took the step over after our lease expired: its record wins, ours is
+        # dropped, and the log says so.
+        tx.append_event(claim.run_id, "late_write_rejected", now, step=claim.step,
+                        attempt=claim.attempt, worker_id=self.worker_id)
+
+
+def _encode_output(claim: Claim, output: Any) -> str:
+    try:
+        return json.dumps(output)
+    except (TypeError, ValueError) as error:
+        raise SerializationError(
+            f"Step {claim.step!r} of workflow {claim.workflow.name!r} returned a "
+            f"{type(output).__name__}, which cannot be stored as JSON ({error}). Return "
+            "JSON-serialisable data (dict, list, str, int, float, bool, None)."
+        ) from None
+
+
+def _call_with_timeout(action: Action, context: StepContext, timeout: float | None) -> Any:
+    if timeout is None:
+        return action(context)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = action(context)
+        except BaseException as error:  # carried back to the worker's thread
+            box["error"] = error
+
+    # A thread cannot be killed: a step past its timeout is abandoned and recorded as failed.
+    thread = threading.Thread(target=target, name=f"step-{context.step}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise StepTimeout(
+            f"Step {context.step!r} ({context.purpose}) of run {context.run_id!r} ran past its "
+            f"timeout={timeout!r}s."
+        )
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
