@@ -1,1 +1,47 @@
-"""placeholder"""
+"""Scenarios: run workflows under faults and decide, from what the services saw, if they held.
+
+The checkers read a :class:`History` (the orchestrator's event log plus the effects recorded at
+the receiving side by :class:`RecordingService`) and never the orchestrator's own view alone.
+"""
+
+from ._checkers import (
+    CHECKERS,
+    Checker,
+    check,
+    check_duplicate_effects,
+    check_missing_compensations,
+    check_progress,
+)
+from ._effects import LEDGER_ENV, Effect, EffectLedger, RecordingService, ledger_from_env
+from ._errors import LedgerError, ScenarioDefinitionError, ScenarioError
+from ._history import History
+from ._runner import Scenario, ScenarioOutcome, decode_replay_token, run_in_process
+from ._verdict import ANOMALY_KINDS, Anomaly, CheckResult, Judgement, Verdict, merge_verdicts
+
+__all__ = [
+    "ANOMALY_KINDS",
+    "CHECKERS",
+    "LEDGER_ENV",
+    "Anomaly",
+    "CheckResult",
+    "Checker",
+    "Effect",
+    "EffectLedger",
+    "History",
+    "Judgement",
+    "LedgerError",
+    "RecordingService",
+    "Scenario",
+    "ScenarioDefinitionError",
+    "ScenarioError",
+    "ScenarioOutcome",
+    "Verdict",
+    "check",
+    "check_duplicate_effects",
+    "check_missing_compensations",
+    "check_progress",
+    "decode_replay_token",
+    "ledger_from_env",
+    "merge_verdicts",
+    "run_in_process",
+]

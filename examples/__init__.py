@@ -1,0 +1,1 @@
+"""Example workflows built on chaosflow's public API."""

@@ -1,0 +1,84 @@
+"""An order saga: reserve stock -> charge payment -> ship, each undone by a compensation.
+
+The services are recording test doubles: every effect they apply lands in an effect ledger that
+the checkers read, independently of the orchestrator's store. Each call passes the step's
+idempotency key, so a retried or recovered step applies its effect once.
+
+Input: ``{"sku": str, "qty": int, "amount": int, "address": str}``; an address of
+``"undeliverable"`` makes shipping refuse the order for good, and the saga rolls back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator import RetryPolicy, Step, StepContext, Workflow
+from scenarios import RecordingService
+
+stock = RecordingService("stock")
+payment = RecordingService("payment")
+shipping = RecordingService("shipping")
+
+
+class ShippingRefused(Exception):
+    """The carrier refuses the address: retrying cannot help."""
+
+
+def reserve_stock(ctx: StepContext) -> dict[str, Any]:
+    """Reserve the items."""
+    return stock.apply(ctx, sku=ctx.input["sku"], qty=ctx.input.get("qty", 1))
+
+
+def release_stock(ctx: StepContext) -> None:
+    """Give the reservation back."""
+    stock.compensate(ctx)
+
+
+def charge_payment(ctx: StepContext) -> dict[str, Any]:
+    """Charge the customer."""
+    return payment.apply(ctx, amount=ctx.input["amount"])
+
+
+def refund_payment(ctx: StepContext) -> None:
+    """Refund the charge."""
+    payment.compensate(ctx)
+
+
+def ship(ctx: StepContext) -> dict[str, Any]:
+    """Hand the parcel to the carrier."""
+    address = ctx.input.get("address", "")
+    if address == "undeliverable":
+        raise ShippingRefused(f"carrier refuses address={address!r}")
+    return shipping.apply(ctx, address=address)
+
+
+def cancel_shipment(ctx: StepContext) -> None:
+    """Call the parcel back."""
+    shipping.compensate(ctx)
+
+
+def build_order_saga(*, version: int = 1) -> Workflow:
+    """The order saga's definition."""
+    return Workflow(
+        "order",
+        [
+            Step("reserve_stock", reserve_stock, release_stock),
+            Step("charge_payment", charge_payment, refund_payment, after=("reserve_stock",)),
+            Step(
+                "ship", ship, cancel_shipment, after=("charge_payment",),
+                retry=RetryPolicy(max_attempts=3, non_retryable=(ShippingRefused,)),
+            ),
+        ],
+        version=version,
+    )
+
+
+order_saga = build_order_saga()
+
+# The demo's orders: the last one cannot be shipped, so its saga must roll back cleanly.
+DEMO_ORDERS = [
+    {"sku": "book-1", "qty": 1, "amount": 1200, "address": "1 Main St"},
+    {"sku": "lamp-7", "qty": 2, "amount": 4500, "address": "9 Elm Rd"},
+    {"sku": "mug-3", "qty": 4, "amount": 1600, "address": "22 Oak Ave"},
+    {"sku": "desk-2", "qty": 1, "amount": 23000, "address": "undeliverable"},
+]
