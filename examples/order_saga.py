@@ -65,7 +65,10 @@ def build_order_saga(*, version: int = 1) -> Workflow:
             Step("reserve_stock", reserve_stock, release_stock),
             Step("charge_payment", charge_payment, refund_payment, after=("reserve_stock",)),
             Step(
-                "ship", ship, cancel_shipment, after=("charge_payment",),
+                "ship",
+                ship,
+                cancel_shipment,
+                after=("charge_payment",),
                 retry=RetryPolicy(max_attempts=3, non_retryable=(ShippingRefused,)),
             ),
         ],

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,6 +25,8 @@ class HookEventLike(Protocol):
     def step(self) -> str | None: ...
     @property
     def attempt(self) -> int: ...
+    @property
+    def at(self) -> float: ...
 
 
 class SimulatedCrash(BaseException):
@@ -40,7 +41,7 @@ CRASH_MODES = ("raise", "sigkill")
 
 @dataclass(frozen=True)
 class InjectedFault:
-    """A record of one fault that fired: what, where, when (wall clock, seconds)."""
+    """A record of one fault that fired: what, where, and when (on the orchestrator's clock)."""
 
     kind: str
     target: str
@@ -82,7 +83,8 @@ class CrashAt:
             if self._seen != self.nth:
                 return
         target = f"{event.run_id}/{event.step}@{self.point}"
-        self.fired.append(InjectedFault("crash", target, time.time(), f"mode={self.mode}"))
+        # The event's own time, so faults line up with the runs on the orchestrator's clock.
+        self.fired.append(InjectedFault("crash", target, event.at, f"mode={self.mode}"))
         if self.mode == "sigkill":
             os.kill(os.getpid(), signal.SIGKILL)
         raise SimulatedCrash(f"crash injected at {target} (attempt {event.attempt})")

@@ -59,9 +59,7 @@ class FaultPlan:
         return {"seed": self.seed, "faults": [asdict(fault) for fault in self.faults]}
 
     @classmethod
-    def from_dict(
-        cls, data: Mapping[str, Any], *, steps: Sequence[str] | None = None
-    ) -> FaultPlan:
+    def from_dict(cls, data: Mapping[str, Any], *, steps: Sequence[str] | None = None) -> FaultPlan:
         """Load and validate a plan; ``steps`` (if given) are the step names a fault may name."""
         if not isinstance(data, Mapping):
             raise FaultPlanError(

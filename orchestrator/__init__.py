@@ -19,6 +19,7 @@ from ._errors import (
 from ._hooks import Hook, HookEvent, HookPoint, Hooks
 from ._orchestrator import Orchestrator, RunStatus
 from ._registry import WorkflowRegistry, import_workflow
+from ._replay import rebuild_from_events
 from ._states import (
     RUN_TRANSITIONS,
     STEP_TRANSITIONS,
@@ -69,5 +70,6 @@ __all__ = [
     "masked_url",
     "next_run_state",
     "next_step_state",
+    "rebuild_from_events",
     "transition_graph",
 ]

@@ -43,10 +43,15 @@ class RunStatus:
     def to_dict(self) -> dict[str, Any]:
         """The status as JSON-ready data."""
         return {
-            "run_id": self.run_id, "workflow": self.workflow, "version": self.version,
-            "state": str(self.state), "steps": {k: str(v) for k, v in self.steps.items()},
-            "outputs": dict(self.outputs), "correlation_id": self.correlation_id,
-            "created_at": self.created_at, "updated_at": self.updated_at,
+            "run_id": self.run_id,
+            "workflow": self.workflow,
+            "version": self.version,
+            "state": str(self.state),
+            "steps": {k: str(v) for k, v in self.steps.items()},
+            "outputs": dict(self.outputs),
+            "correlation_id": self.correlation_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
         }
 
 
@@ -83,7 +88,8 @@ class Orchestrator:
     ) -> str:
         """Start a run and return its id; submitting an existing ``run_id`` again is a no-op."""
         definition = (
-            self.registry.register(workflow) if isinstance(workflow, Workflow)
+            self.registry.register(workflow)
+            if isinstance(workflow, Workflow)
             else self.registry.get(workflow)
         )
         payload = dict(input or {})
@@ -104,20 +110,28 @@ class Orchestrator:
         with self.store.transaction() as tx:
             created = tx.insert_run(
                 {
-                    "run_id": run_id, "workflow": definition.name,
-                    "version": definition.version, "state": str(RunState.RUNNING),
-                    "input": encoded, "correlation_id": correlation_id,
-                    "created_at": now, "updated_at": now,
+                    "run_id": run_id,
+                    "workflow": definition.name,
+                    "version": definition.version,
+                    "state": str(RunState.RUNNING),
+                    "input": encoded,
+                    "correlation_id": correlation_id,
+                    "created_at": now,
+                    "updated_at": now,
                 },
                 initial,
             )
             if created:
-                tx.append_event(run_id, "run_submitted", now,
-                                detail={"version": definition.version,
-                                        "correlation_id": correlation_id})
+                tx.append_event(
+                    run_id,
+                    "run_submitted",
+                    now,
+                    detail={"version": definition.version, "correlation_id": correlation_id},
+                )
         if created:
-            self.hooks.fire(HookEvent(HookPoint.RUN_SUBMITTED, run_id, definition.name, None, 0,
-                                      "client", now))
+            self.hooks.fire(
+                HookEvent(HookPoint.RUN_SUBMITTED, run_id, definition.name, None, 0, "client", now)
+            )
         return run_id
 
     def status(self, run_id: str) -> RunStatus:
@@ -130,10 +144,15 @@ class Orchestrator:
             )
         rows = self.store.step_rows(run_id)
         return RunStatus(
-            run.run_id, run.workflow, run.version, RunState(run.state),
+            run.run_id,
+            run.workflow,
+            run.version,
+            RunState(run.state),
             {row["step"]: StepState(row["state"]) for row in rows},
             {row["step"]: json.loads(row["output"]) for row in rows if row["output"] is not None},
-            run.correlation_id, run.created_at, run.updated_at,
+            run.correlation_id,
+            run.created_at,
+            run.updated_at,
         )
 
     def runs(self) -> list[RunStatus]:
@@ -148,9 +167,9 @@ class Orchestrator:
         """How many runs have not reached a terminal state."""
         with self.store.engine.connect() as conn:
             count = conn.execute(
-                select(func.count()).select_from(runs).where(
-                    runs.c.state.not_in([str(s) for s in TERMINAL_RUN_STATES])
-                )
+                select(func.count())
+                .select_from(runs)
+                .where(runs.c.state.not_in([str(s) for s in TERMINAL_RUN_STATES]))
             ).scalar_one()
         return int(count)
 

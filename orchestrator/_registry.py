@@ -17,12 +17,15 @@ class WorkflowRegistry:
     def register(self, workflow: Workflow) -> Workflow:
         """Add ``workflow``; registering the same definition twice is harmless."""
         existing = self._workflows.get(workflow.key)
-        if existing is not None and existing is not workflow:
-            if existing.fingerprint() != workflow.fingerprint():
-                raise RegistryError(
-                    f"Workflow {workflow.name!r} v{workflow.version} is already registered with a "
-                    "different definition. Give the new definition a new version number."
-                )
+        if (
+            existing is not None
+            and existing is not workflow
+            and existing.fingerprint() != workflow.fingerprint()
+        ):
+            raise RegistryError(
+                f"Workflow {workflow.name!r} v{workflow.version} is already registered with a "
+                "different definition. Give the new definition a new version number."
+            )
         self._workflows[workflow.key] = workflow
         return workflow
 
@@ -50,7 +53,7 @@ class WorkflowRegistry:
 
 
 def import_workflow(spec: str) -> Workflow:
-    """The Workflow named by ``spec`` as ``module:attribute`` (a factory returning one works too)."""
+    """The Workflow that ``spec`` (``module:attribute``) names; a factory for one works too."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise RegistryError(

@@ -95,7 +95,7 @@ def next_step_state(state: StepState | str, event: str) -> StepState:
 
 def transition_graph(table: Mapping[tuple[str, str], str]) -> nx.MultiDiGraph:
     """A transition table as a multigraph whose edges carry the event name (to draw or check)."""
-    graph = nx.MultiDiGraph()
+    graph: nx.MultiDiGraph = nx.MultiDiGraph()
     for (state, event), target in table.items():
         graph.add_edge(str(state), str(target), event=event)
     return graph

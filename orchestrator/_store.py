@@ -92,7 +92,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def create_store_engine(url: str) -> Engine:
-    """An engine for ``url``, configured for durability (SQLite) or for many workers (PostgreSQL)."""
+    """An engine for ``url``, set up for durability (SQLite) or for many workers (PostgreSQL)."""
     try:
         parsed = make_url(url)
     except ArgumentError as error:
@@ -187,9 +187,7 @@ class Store:
             query = query.where(events.c.run_id == run_id)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [
-            EventRow(**{**row._mapping, "detail": json.loads(row.detail)}) for row in rows
-        ]
+        return [EventRow(**{**row._mapping, "detail": json.loads(row.detail)}) for row in rows]
 
 
 class StoreTransaction:
@@ -214,8 +212,14 @@ class StoreTransaction:
         self.conn.execute(
             insert(steps),
             [
-                {"run_id": row["run_id"], "step": name, "state": str(state), "attempt": 0,
-                 "not_before": 0.0, "updated_at": now}
+                {
+                    "run_id": row["run_id"],
+                    "step": name,
+                    "state": str(state),
+                    "attempt": 0,
+                    "not_before": 0.0,
+                    "updated_at": now,
+                }
                 for name, state in step_states.items()
             ],
         )
@@ -230,13 +234,18 @@ class StoreTransaction:
         """The run's steps inside this transaction."""
         rows = self.conn.execute(
             select(
-                steps.c.run_id, steps.c.step, steps.c.state, steps.c.attempt,
-                steps.c.lease_token, steps.c.output,
+                steps.c.run_id,
+                steps.c.step,
+                steps.c.state,
+                steps.c.attempt,
+                steps.c.lease_token,
+                steps.c.output,
             ).where(steps.c.run_id == run_id)
         ).all()
         return {
-            row.step: StepRow(row.run_id, row.step, StepState(row.state), row.attempt,
-                              row.lease_token, row.output)
+            row.step: StepRow(
+                row.run_id, row.step, StepState(row.state), row.attempt, row.lease_token, row.output
+            )
             for row in rows
         }
 
@@ -258,16 +267,23 @@ class StoreTransaction:
         if not self._is_sqlite:
             # Many workers on many hosts: each skips rows another is claiming instead of waiting.
             query = query.with_for_update(skip_locked=True, of=steps)
-        return [tuple(row) for row in self.conn.execute(query).all()]  # type: ignore[misc]
+        return [tuple(row) for row in self.conn.execute(query).all()]
 
     def take_lease(
-        self, run_id: str, step: str, old_state: str, old_token: str | None, new_state: str,
-        worker_id: str, expires_at: float, now: float,
+        self,
+        run_id: str,
+        step: str,
+        old_state: str,
+        old_token: str | None,
+        new_state: str,
+        worker_id: str,
+        expires_at: float,
+        now: float,
     ) -> tuple[str, int] | None:
         """Move a candidate to its leased state; returns (token, attempt) or None if it moved."""
         token = str(uuid.uuid4())
-        condition = (steps.c.run_id == run_id) & (steps.c.step == step) & (
-            steps.c.state == old_state
+        condition = (
+            (steps.c.run_id == run_id) & (steps.c.step == step) & (steps.c.state == old_state)
         )
         condition &= (
             steps.c.lease_token.is_(None) if old_token is None else steps.c.lease_token == old_token
@@ -276,8 +292,12 @@ class StoreTransaction:
             update(steps)
             .where(condition)
             .values(
-                state=new_state, attempt=steps.c.attempt + 1, lease_token=token,
-                lease_owner=worker_id, lease_expires_at=expires_at, updated_at=now,
+                state=new_state,
+                attempt=steps.c.attempt + 1,
+                lease_token=token,
+                lease_owner=worker_id,
+                lease_expires_at=expires_at,
+                updated_at=now,
             )
             .returning(steps.c.attempt)
         ).one_or_none()
@@ -290,11 +310,16 @@ class StoreTransaction:
         result = self.conn.execute(
             update(steps)
             .where(
-                (steps.c.run_id == run_id) & (steps.c.step == step)
-                & (steps.c.lease_token == token)
+                (steps.c.run_id == run_id) & (steps.c.step == step) & (steps.c.lease_token == token)
             )
-            .values(state=new_state, lease_token=None, lease_owner=None, lease_expires_at=None,
-                    updated_at=now, **values)
+            .values(
+                state=new_state,
+                lease_token=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+                **values,
+            )
         )
         return result.rowcount == 1
 
@@ -313,13 +338,25 @@ class StoreTransaction:
         )
 
     def append_event(
-        self, run_id: str, kind: str, at: float, *, step: str | None = None, attempt: int = 0,
-        worker_id: str | None = None, detail: Mapping[str, Any] | None = None,
+        self,
+        run_id: str,
+        kind: str,
+        at: float,
+        *,
+        step: str | None = None,
+        attempt: int = 0,
+        worker_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
     ) -> None:
         """Append one entry to the event log."""
         self.conn.execute(
             insert(events).values(
-                run_id=run_id, step=step, kind=kind, attempt=attempt, worker_id=worker_id, at=at,
+                run_id=run_id,
+                step=step,
+                kind=kind,
+                attempt=attempt,
+                worker_id=worker_id,
+                at=at,
                 detail=json.dumps(dict(detail or {}), sort_keys=True),
             )
         )

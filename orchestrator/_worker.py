@@ -140,8 +140,14 @@ class Worker:
                 reclaimed = state in {str(s) for s in LEASED}
                 new_state = next_step_state(state, "reclaim" if reclaimed else "claim")
                 taken = tx.take_lease(
-                    run_id, step, state, token, str(new_state), self.worker_id,
-                    now + self.lease_seconds, now,
+                    run_id,
+                    step,
+                    state,
+                    token,
+                    str(new_state),
+                    self.worker_id,
+                    now + self.lease_seconds,
+                    now,
                 )
                 if taken is None:
                     continue
@@ -155,13 +161,25 @@ class Worker:
                     if row.output is not None
                 }
                 tx.append_event(
-                    run_id, "step_claimed" if purpose == "action" else "compensation_claimed",
-                    now, step=step, attempt=taken[1], worker_id=self.worker_id,
+                    run_id,
+                    "step_claimed" if purpose == "action" else "compensation_claimed",
+                    now,
+                    step=step,
+                    attempt=taken[1],
+                    worker_id=self.worker_id,
                     detail={"reclaimed": reclaimed, "lease_expires_at": now + self.lease_seconds},
                 )
                 return Claim(
-                    run_id, workflow, step, purpose, taken[1], taken[0], reclaimed,
-                    json.loads(run.input), results, run.correlation_id,
+                    run_id,
+                    workflow,
+                    step,
+                    purpose,
+                    taken[1],
+                    taken[0],
+                    reclaimed,
+                    json.loads(run.input),
+                    results,
+                    run.correlation_id,
                 )
         return None
 
@@ -169,8 +187,15 @@ class Worker:
 
     def _fire(self, point: HookPoint, claim: Claim) -> None:
         self.hooks.fire(
-            HookEvent(point, claim.run_id, claim.workflow.name, claim.step, claim.attempt,
-                      self.worker_id, self.clock.now())
+            HookEvent(
+                point,
+                claim.run_id,
+                claim.workflow.name,
+                claim.step,
+                claim.attempt,
+                self.worker_id,
+                self.clock.now(),
+            )
         )
 
     def _execute(self, claim: Claim) -> None:
@@ -184,9 +209,16 @@ class Worker:
         action = step.compensation if compensating else step.action
         assert action is not None  # only steps with a compensation are scheduled for one
         context = StepContext(
-            claim.run_id, claim.workflow.name, claim.step, claim.attempt, claim.purpose,
-            idempotency_key(claim.run_id, claim.step, claim.purpose), claim.input, claim.results,
-            claim.correlation_id, self.clock,
+            claim.run_id,
+            claim.workflow.name,
+            claim.step,
+            claim.attempt,
+            claim.purpose,
+            idempotency_key(claim.run_id, claim.step, claim.purpose),
+            claim.input,
+            claim.results,
+            claim.correlation_id,
+            self.clock,
         )
         self._fire(
             HookPoint.BEFORE_COMPENSATION if compensating else HookPoint.BEFORE_ACTION, claim
@@ -197,9 +229,7 @@ class Worker:
         except Exception as error:  # a step may raise anything; BaseException (a crash) unwinds
             self._record_failure(claim, error)
             return
-        self._fire(
-            HookPoint.AFTER_COMPENSATION if compensating else HookPoint.AFTER_ACTION, claim
-        )
+        self._fire(HookPoint.AFTER_COMPENSATION if compensating else HookPoint.AFTER_ACTION, claim)
         finished = self._record_success(claim, encoded)
         self._fire(
             HookPoint.AFTER_COMPENSATION_COMMIT if compensating else HookPoint.AFTER_COMMIT, claim
@@ -214,13 +244,18 @@ class Worker:
         new_state = next_step_state(current, "succeed")
         with self.store.transaction() as tx:
             values = {} if compensating else {"output": encoded, "error": None}
-            if not tx.finish_leased(claim.run_id, claim.step, claim.token, str(new_state), now,
-                                    **values):
+            if not tx.finish_leased(
+                claim.run_id, claim.step, claim.token, str(new_state), now, **values
+            ):
                 self._lost_lease(tx, claim, now)
                 return False
             tx.append_event(
-                claim.run_id, "step_compensated" if compensating else "step_completed", now,
-                step=claim.step, attempt=claim.attempt, worker_id=self.worker_id,
+                claim.run_id,
+                "step_compensated" if compensating else "step_completed",
+                now,
+                step=claim.step,
+                attempt=claim.attempt,
+                worker_id=self.worker_id,
             )
             states, run_state = self._states(tx, claim.run_id)
             if compensating:
@@ -245,30 +280,53 @@ class Worker:
             if retry:
                 delay = policy.delay(claim.attempt, self._rng)
                 new_state = next_step_state(current, "retry")
-                if not tx.finish_leased(claim.run_id, claim.step, claim.token, str(new_state),
-                                        now, not_before=now + delay, error=detail["error"]):
+                if not tx.finish_leased(
+                    claim.run_id,
+                    claim.step,
+                    claim.token,
+                    str(new_state),
+                    now,
+                    not_before=now + delay,
+                    error=detail["error"],
+                ):
                     self._lost_lease(tx, claim, now)
                     return
                 tx.append_event(
                     claim.run_id,
                     "compensation_retry_scheduled" if compensating else "step_retry_scheduled",
-                    now, step=claim.step, attempt=claim.attempt, worker_id=self.worker_id,
+                    now,
+                    step=claim.step,
+                    attempt=claim.attempt,
+                    worker_id=self.worker_id,
                     detail={**detail, "delay": delay},
                 )
                 return
             new_state = next_step_state(current, "fail")
-            if not tx.finish_leased(claim.run_id, claim.step, claim.token, str(new_state), now,
-                                    error=detail["error"]):
+            if not tx.finish_leased(
+                claim.run_id, claim.step, claim.token, str(new_state), now, error=detail["error"]
+            ):
                 self._lost_lease(tx, claim, now)
                 return
             tx.append_event(
-                claim.run_id, "compensation_failed" if compensating else "step_failed", now,
-                step=claim.step, attempt=claim.attempt, worker_id=self.worker_id, detail=detail,
+                claim.run_id,
+                "compensation_failed" if compensating else "step_failed",
+                now,
+                step=claim.step,
+                attempt=claim.attempt,
+                worker_id=self.worker_id,
+                detail=detail,
             )
             if compensating:
                 # Never silently: a compensation that failed for good needs a human.
-                tx.append_event(claim.run_id, "escalation", now, step=claim.step,
-                                attempt=claim.attempt, worker_id=self.worker_id, detail=detail)
+                tx.append_event(
+                    claim.run_id,
+                    "escalation",
+                    now,
+                    step=claim.step,
+                    attempt=claim.attempt,
+                    worker_id=self.worker_id,
+                    detail=detail,
+                )
             states, run_state = self._states(tx, claim.run_id)
             if compensating:
                 plan = after_compensation_settled(claim.workflow, states, claim.step)
@@ -278,9 +336,7 @@ class Worker:
         if finished:
             self._fire(HookPoint.RUN_FINISHED, claim)
 
-    def _states(
-        self, tx: StoreTransaction, run_id: str
-    ) -> tuple[dict[str, StepState], RunState]:
+    def _states(self, tx: StoreTransaction, run_id: str) -> tuple[dict[str, StepState], RunState]:
         run = tx.run(run_id)
         assert run is not None
         return {name: row.state for name, row in tx.steps(run_id).items()}, RunState(run.state)
@@ -299,8 +355,7 @@ class Worker:
                 moves_written = True
             if new_run_state != run_state:
                 tx.set_run_state(claim.run_id, str(new_run_state), now)
-                tx.append_event(claim.run_id, f"run_{new_run_state}", now,
-                                worker_id=self.worker_id)
+                tx.append_event(claim.run_id, f"run_{new_run_state}", now, worker_id=self.worker_id)
                 run_state = new_run_state
         if not moves_written:
             self._write_moves(tx, claim, plan, now)
@@ -311,14 +366,21 @@ class Worker:
             # A compensation counts its own attempts, for its own retry policy.
             extra = {"attempt": 0} if event == "schedule_compensation" else {}
             tx.set_step_state(claim.run_id, name, str(new_state), now, **extra)
-            tx.append_event(claim.run_id, _MOVE_EVENT_KINDS[event], now, step=name,
-                            worker_id=self.worker_id)
+            tx.append_event(
+                claim.run_id, _MOVE_EVENT_KINDS[event], now, step=name, worker_id=self.worker_id
+            )
 
     def _lost_lease(self, tx: StoreTransaction, claim: Claim, now: float) -> None:
         # Another worker took the step over after our lease expired: its record wins, ours is
         # dropped, and the log says so.
-        tx.append_event(claim.run_id, "late_write_rejected", now, step=claim.step,
-                        attempt=claim.attempt, worker_id=self.worker_id)
+        tx.append_event(
+            claim.run_id,
+            "late_write_rejected",
+            now,
+            step=claim.step,
+            attempt=claim.attempt,
+            worker_id=self.worker_id,
+        )
 
 
 def _encode_output(claim: Claim, output: Any) -> str:

@@ -20,19 +20,26 @@ def check_duplicate_effects(history: History) -> CheckResult:
     counts = Counter((e.service, e.run_id, e.step, e.kind) for e in history.effects)
     anomalies = tuple(
         Anomaly(
-            "duplicate_effect", run_id, (step,), history.seqs(run_id, step),
+            "duplicate_effect",
+            run_id,
+            (step,),
+            history.seqs(run_id, step),
             f"service {service!r} applied the {kind} effect of step {step!r} {count} times",
         )
         for (service, run_id, step, kind), count in sorted(counts.items())
         if count > 1
     )
     verdict = Verdict.INVALID if anomalies else Verdict.VALID
-    return CheckResult("duplicate_effect", verdict, anomalies,
-                       f"{len(history.effects)} effects seen by the services")
+    return CheckResult(
+        "duplicate_effect",
+        verdict,
+        anomalies,
+        f"{len(history.effects)} effects seen by the services",
+    )
 
 
 def check_missing_compensations(history: History) -> CheckResult:
-    """``missing_compensation``: a run ended rolled back, yet an effect it applied was not undone."""
+    """``missing_compensation``: a run rolled back, but an effect it applied was not undone."""
     applied: dict[str, set[tuple[str, str]]] = defaultdict(set)
     undone: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for effect in history.effects:
@@ -46,30 +53,49 @@ def check_missing_compensations(history: History) -> CheckResult:
             continue
         rolled_back += 1
         for service, step in sorted(applied[run_id] - undone[run_id]):
-            anomalies.append(Anomaly(
-                "missing_compensation", run_id, (step,), history.seqs(run_id, step),
-                f"run ended compensated (event {end.seq}) but the {service!r} effect of step "
-                f"{step!r} was never compensated",
-            ))
+            anomalies.append(
+                Anomaly(
+                    "missing_compensation",
+                    run_id,
+                    (step,),
+                    history.seqs(run_id, step),
+                    f"run ended compensated (event {end.seq}) but the {service!r} effect of step "
+                    f"{step!r} was never compensated",
+                )
+            )
     verdict = Verdict.INVALID if anomalies else Verdict.VALID
-    return CheckResult("missing_compensation", verdict, tuple(anomalies),
-                       f"{rolled_back} rolled-back runs examined")
+    return CheckResult(
+        "missing_compensation",
+        verdict,
+        tuple(anomalies),
+        f"{rolled_back} rolled-back runs examined",
+    )
 
 
 def check_progress(history: History) -> CheckResult:
     """``stuck_workflow``: an acknowledged run with no terminal event once the faults healed."""
     if not history.acknowledged:
-        return CheckResult("stuck_workflow", Verdict.UNKNOWN, (),
-                           "no acknowledged submissions in the history: nothing to decide")
+        return CheckResult(
+            "stuck_workflow",
+            Verdict.UNKNOWN,
+            (),
+            "no acknowledged submissions in the history: nothing to decide",
+        )
     anomalies = tuple(
-        Anomaly("stuck_workflow", run_id, (), history.seqs(run_id),
-                "the run did not reach a terminal state within the progress bound")
+        Anomaly(
+            "stuck_workflow",
+            run_id,
+            (),
+            history.seqs(run_id),
+            "the run did not reach a terminal state within the progress bound",
+        )
         for run_id in history.acknowledged
         if history.terminal_event(run_id) is None
     )
     verdict = Verdict.INVALID if anomalies else Verdict.VALID
-    return CheckResult("stuck_workflow", verdict, anomalies,
-                       f"{len(history.acknowledged)} acknowledged runs")
+    return CheckResult(
+        "stuck_workflow", verdict, anomalies, f"{len(history.acknowledged)} acknowledged runs"
+    )
 
 
 CHECKERS: Mapping[str, Checker] = {
@@ -87,6 +113,9 @@ def check(history: History, invariants: Iterable[str] | None = None) -> Judgemen
         try:
             results.append(CHECKERS[name](history))
         except Exception as error:  # a checker that cannot decide must not be read as valid
-            results.append(CheckResult(name, Verdict.UNKNOWN, (),
-                                       f"checker raised {type(error).__name__}: {error}"))
+            results.append(
+                CheckResult(
+                    name, Verdict.UNKNOWN, (), f"checker raised {type(error).__name__}: {error}"
+                )
+            )
     return Judgement(tuple(results))

@@ -101,7 +101,12 @@ class EffectLedger:
                 "SELECT seq, service, kind, key, run_id, step, at, pid, payload FROM effects "
                 "ORDER BY seq"
             ).fetchall()
-        return [Effect(*row[:8], json.loads(row[8])) for row in rows]
+        return [
+            Effect(
+                row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], json.loads(row[8])
+            )
+            for row in rows
+        ]
 
 
 _ledgers: dict[str, EffectLedger] = {}
@@ -166,7 +171,11 @@ class RecordingService:
             return self._insert(conn, kind, ctx, payload, key)
 
     def _insert(
-        self, conn: sqlite3.Connection, kind: str, ctx: CallContext, payload: dict[str, Any],
+        self,
+        conn: sqlite3.Connection,
+        kind: str,
+        ctx: CallContext,
+        payload: dict[str, Any],
         key: str,
     ) -> dict[str, Any]:
         if self.honour_keys:
@@ -179,7 +188,15 @@ class RecordingService:
         cursor = conn.execute(
             "INSERT INTO effects (service, kind, key, run_id, step, at, pid, payload) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.name, kind, key, ctx.run_id, ctx.step, time.time(), os.getpid(),
-             json.dumps(payload, sort_keys=True)),
+            (
+                self.name,
+                kind,
+                key,
+                ctx.run_id,
+                ctx.step,
+                time.time(),
+                os.getpid(),
+                json.dumps(payload, sort_keys=True),
+            ),
         )
         return {"service": self.name, "effect": cursor.lastrowid, "replayed": False}

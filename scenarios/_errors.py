@@ -1,8 +1,8 @@
 """Exceptions raised by scenarios.
 
-    ScenarioError          root
-    ├── ScenarioDefinitionError   a scenario is malformed (raised when it is loaded)
-    └── LedgerError               the effect ledger is not configured or not usable
+ScenarioError          root
+├── ScenarioDefinitionError   a scenario is malformed (raised when it is loaded)
+└── LedgerError               the effect ledger is not configured or not usable
 """
 
 from __future__ import annotations

@@ -57,6 +57,5 @@ class History:
     def seqs(self, run_id: str, step: str | None = None) -> tuple[int, ...]:
         """Sequence numbers of a run's events (of one step, if given)."""
         return tuple(
-            e.seq for e in self.events_by_run().get(run_id, [])
-            if step is None or e.step == step
+            e.seq for e in self.events_by_run().get(run_id, []) if step is None or e.step == step
         )

@@ -70,7 +70,8 @@ class Scenario:
         """A token that names this exact case: scenario, seed and fault plan."""
         body = json.dumps(
             {"v": 1, "scenario": self.name, "seed": self.seed, "plan": self.plan.to_dict()},
-            sort_keys=True, separators=(",", ":"),
+            sort_keys=True,
+            separators=(",", ":"),
         )
         return "cf1." + base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
 
@@ -123,7 +124,9 @@ def _ledger_env(path: Path) -> Iterator[None]:
             os.environ[LEDGER_ENV] = previous
 
 
-def run_in_process(scenario: Scenario, workdir: str | os.PathLike[str] | None = None) -> ScenarioOutcome:
+def run_in_process(
+    scenario: Scenario, workdir: str | os.PathLike[str] | None = None
+) -> ScenarioOutcome:
     """Run ``scenario`` on a SQLite file in ``workdir`` (a temp dir by default) and judge it."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="chaosflow-") as tmp:
@@ -151,30 +154,42 @@ def run_in_process(scenario: Scenario, workdir: str | os.PathLike[str] | None = 
             events=orchestrator.events(),
             effects=ledger.effects(),
             acknowledged=tuple(acknowledged),
-            compensable={scenario.workflow.name: frozenset(
-                n for n, s in scenario.workflow.steps.items() if s.compensation)},
+            compensable={
+                scenario.workflow.name: frozenset(
+                    n for n, s in scenario.workflow.steps.items() if s.compensation
+                )
+            },
         )
         token = scenario.replay_token()
         judgement = check(history, scenario.invariants)
         judgement = Judgement(tuple(r.with_token(token) for r in judgement.results))
         return ScenarioOutcome(
-            scenario, "sim", started_at, time.perf_counter() - started_wall, judgement,
-            orchestrator.runs(), [f for i in injectors for f in i.fired], history, 1_000_000.0,
+            scenario,
+            "sim",
+            started_at,
+            time.perf_counter() - started_wall,
+            judgement,
+            orchestrator.runs(),
+            [f for i in injectors for f in i.fired],
+            history,
+            1_000_000.0,
         )
     finally:
         orchestrator.store.dispose()
 
 
-def _drive(orchestrator: Orchestrator, scenario: Scenario, clock: ManualClock,
-           rng: random.Random) -> None:
+def _drive(
+    orchestrator: Orchestrator, scenario: Scenario, clock: ManualClock, rng: random.Random
+) -> None:
     """Interleave logical workers with a seeded scheduler until every run ends or time is up."""
     counter = 0
 
     def fresh_worker() -> Any:
         nonlocal counter
         counter += 1
-        return orchestrator.worker(worker_id=f"w{counter}", lease_seconds=scenario.lease_seconds,
-                                   seed=rng.randrange(2**32))
+        return orchestrator.worker(
+            worker_id=f"w{counter}", lease_seconds=scenario.lease_seconds, seed=rng.randrange(2**32)
+        )
 
     workers = [fresh_worker() for _ in range(scenario.workers)]
     deadline = clock.now() + scenario.max_seconds

@@ -1,0 +1,56 @@
+# chaosflow: `make demo` and `make test` do all their own set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOXIPROXY_VERSION := v2.5.0
+TOOLS := $(CURDIR)/.tools
+UV := $(TOOLS)/uv/bin/uv
+TOXIPROXY := $(TOOLS)/bin/toxiproxy-server
+VENV_STAMP := .venv/.chaosflow-synced
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+export CHAOSFLOW_TOXIPROXY_BIN := $(TOXIPROXY)
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: demo test lint unit bench tools venv clean
+
+demo: $(VENV_STAMP)
+	$(RUN) chaosflow demo --out reports-out
+
+test: $(VENV_STAMP) tools lint
+	$(RUN) pytest
+
+lint: $(VENV_STAMP)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+	$(RUN) lint-imports
+
+unit: $(VENV_STAMP)
+	$(RUN) pytest tests/orchestrator tests/faults tests/scenarios tests/reports tests/chaosflow
+
+venv: $(VENV_STAMP)
+
+# uv itself lives in a project-local venv, so nothing is installed into the machine's Python.
+$(UV):
+	@scripts/check-prereqs
+	$(PYTHON) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV_STAMP): $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	@touch $@
+
+tools: $(TOXIPROXY)
+	@scripts/check-prereqs postgres
+
+# The Toxiproxy server, built from a pinned v2 release through the Go module proxy.
+$(TOXIPROXY):
+	@scripts/check-prereqs go
+	mkdir -p $(TOOLS)/gobin $(TOOLS)/bin
+	GOBIN=$(TOOLS)/gobin GOFLAGS=-mod=mod go install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION)
+	mv $(TOOLS)/gobin/server $@
+
+clean:
+	rm -rf .venv $(TOOLS) reports-out .mypy_cache .ruff_cache

@@ -1,0 +1,67 @@
+"""Turn a scenario's outcome into the versioned result document that reports render."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import reports
+from scenarios import ScenarioOutcome
+
+
+def outcome_to_result(
+    outcome: ScenarioOutcome, *, replay_command: str | None = None
+) -> reports.ResilienceResult:
+    """The report's view of ``outcome``: times in seconds since the scenario began."""
+    origin = outcome.origin
+    claims = Counter(
+        e.run_id
+        for e in outcome.history.events
+        if e.kind in ("step_claimed", "compensation_claimed")
+    )
+    runs = tuple(
+        reports.RunRecord(
+            run_id=run.run_id,
+            workflow=run.workflow,
+            state=str(run.state),
+            started_at=run.created_at - origin,
+            ended_at=(run.updated_at - origin) if run.terminal else None,
+            attempts=claims[run.run_id],
+        )
+        for run in outcome.runs
+    )
+    faults = tuple(
+        reports.FaultRecord(
+            kind=f.kind, target=f.target, at=f.at - origin, healed_at=None, detail=f.detail
+        )
+        for f in outcome.faults
+    )
+    checkers = tuple(
+        reports.CheckerResult(
+            name=r.checker,
+            verdict=str(r.verdict),
+            anomalies=tuple(
+                reports.Anomaly(
+                    kind=a.kind,
+                    run_id=a.run_id,
+                    steps=tuple(a.steps),
+                    event_seqs=tuple(a.event_seqs),
+                    replay_token=a.replay_token,
+                    detail=a.detail,
+                )
+                for a in r.anomalies
+            ),
+            note=r.note,
+        )
+        for r in outcome.judgement.results
+    )
+    return reports.ResilienceResult(
+        scenario=outcome.scenario.name,
+        mode=outcome.mode,
+        seed=outcome.scenario.seed,
+        started_at=outcome.started_at,
+        duration_s=outcome.duration_s,
+        checkers=checkers,
+        runs=runs,
+        faults=faults,
+        replay_command=replay_command,
+    )

@@ -1,0 +1,255 @@
+"""The ``chaosflow`` command: the composition root's entry point.
+
+Exit codes: 0 valid / done, 1 invalid, 2 bad input (usage), 3 unknown verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Bad input on the command line: printed with the usage, exit 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chaosflow",
+        description="Resilience and chaos testing of multi-step business workflows.",
+    )
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    demo = verbs.add_parser("demo", help="run the example order saga under a crash, write reports")
+    demo.add_argument("--out", default="reports-out", help="report folder (default: reports-out)")
+    demo.add_argument("--seed", type=int, default=0, help="scheduler and fault seed (default 0)")
+
+    def store_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", required=True, help="store URL, e.g. sqlite:///chaosflow.db")
+
+    def workflow_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--workflow",
+            required=True,
+            action="append",
+            metavar="MODULE:ATTR",
+            help="a workflow to load (repeatable), e.g. examples.order_saga:order_saga",
+        )
+
+    worker = verbs.add_parser("worker", help="run a worker process against a store")
+    store_args(worker)
+    workflow_args(worker)
+    worker.add_argument("--lease-seconds", type=float, default=30.0)
+    worker.add_argument(
+        "--max-seconds", type=float, default=3600.0, help="stop after this long (default 3600)"
+    )
+    worker.add_argument(
+        "--until-idle", action="store_true", help="stop once every run in the store is terminal"
+    )
+    worker.add_argument("--worker-id")
+    worker.add_argument(
+        "--crash-at",
+        metavar="POINT[:STEP[:NTH]]",
+        help="inject a crash at a hook point (fault testing)",
+    )
+    worker.add_argument("--crash-mode", choices=["sigkill", "raise"], default="sigkill")
+
+    submit = verbs.add_parser("submit", help="submit a run; prints its id")
+    store_args(submit)
+    workflow_args(submit)
+    submit.add_argument("--input", default="{}", help="the run's input as JSON")
+    submit.add_argument("--run-id", help="an idempotent run id (default: a new one)")
+    submit.add_argument("--correlation-id")
+
+    status = verbs.add_parser("status", help="print a run's status as JSON")
+    store_args(status)
+    status.add_argument("run_id")
+
+    events = verbs.add_parser("events", help="print the event log as JSON lines")
+    store_args(events)
+    events.add_argument("run_id", nargs="?")
+
+    serve = verbs.add_parser("serve", help="serve the HTTP API with worker threads")
+    store_args(serve)
+    workflow_args(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--lease-seconds", type=float, default=30.0)
+    serve.add_argument("--max-seconds", type=float, default=None)
+    serve.add_argument("--token", help="bearer token; required when not bound to loopback")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)  # exits 2 with usage on unknown verbs and bad flags
+    try:
+        return int(_dispatch(args))
+    except UsageError as error:
+        parser.print_usage(sys.stderr)
+        print(f"chaosflow: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _orchestrator(args: argparse.Namespace) -> Any:
+    from orchestrator import Orchestrator, OrchestratorError, import_workflow
+
+    try:
+        orchestrator = Orchestrator(args.db)
+        for spec in getattr(args, "workflow", None) or []:
+            orchestrator.register(import_workflow(spec))
+    except OrchestratorError as error:
+        raise UsageError(str(error)) from None
+    return orchestrator
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.verb == "demo":
+        return _demo(args)
+    if args.verb == "worker":
+        return _worker(args)
+    if args.verb == "submit":
+        return _submit(args)
+    if args.verb == "status":
+        return _status(args)
+    if args.verb == "events":
+        return _events(args)
+    if args.verb == "serve":
+        return _serve(args)
+    raise UsageError(f"unknown verb {args.verb!r}")  # argparse already refuses these
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import tempfile
+
+    import reports
+
+    from ._demo import run_demo
+    from ._results import outcome_to_result
+
+    out = Path(args.out)
+    with tempfile.TemporaryDirectory(prefix="chaosflow-demo-") as workdir:
+        outcome = run_demo(Path(workdir), seed=args.seed)
+    result = outcome_to_result(outcome, replay_command=f"chaosflow demo --seed {args.seed}")
+    paths = reports.write_reports(result, out, formats=("json", "md", "html"))
+    print(
+        f"scenario {outcome.scenario.name!r} (seed {args.seed}, mode {outcome.mode}): "
+        f"{len(outcome.runs)} runs, {len(outcome.faults)} fault(s) injected"
+    )
+    for fault in outcome.faults:
+        print(f"  fault: {fault.kind} at {fault.target}")
+    for check in outcome.judgement.results:
+        print(f"  {check.checker:<22} {check.verdict:<8} {check.note}")
+        for anomaly in check.anomalies:
+            print(
+                f"    {anomaly.kind} run={anomaly.run_id} steps={list(anomaly.steps)}: "
+                f"{anomaly.detail}"
+            )
+    print(f"verdict: {outcome.verdict}")
+    print("report: " + ", ".join(str(p) for p in paths.values()))
+    return {"valid": EXIT_VALID, "invalid": EXIT_INVALID}.get(str(outcome.verdict), EXIT_UNKNOWN)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    orchestrator = _orchestrator(args)
+    if args.crash_at:
+        from faults import CRASH_POINTS, CrashAt
+
+        point, _, rest = args.crash_at.partition(":")
+        step, _, nth = rest.partition(":")
+        if point not in CRASH_POINTS:
+            raise UsageError(
+                f"--crash-at point={point!r} is not a crash point; use one of "
+                f"{', '.join(CRASH_POINTS)}"
+            )
+        orchestrator.hooks.add_listener(
+            CrashAt(point, step or None, int(nth or 1), args.crash_mode)
+        )
+    worker = orchestrator.worker(worker_id=args.worker_id, lease_seconds=args.lease_seconds)
+    stop_when = (lambda: orchestrator.unfinished_runs() == 0) if args.until_idle else None
+    handled = worker.run(max_seconds=args.max_seconds, stop_when=stop_when)
+    print(json.dumps({"worker_id": worker.worker_id, "steps_handled": handled}))
+    return EXIT_VALID
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from orchestrator import OrchestratorError
+
+    orchestrator = _orchestrator(args)
+    try:
+        payload = json.loads(args.input)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--input={args.input!r} is not JSON ({error})") from None
+    if not isinstance(payload, dict):
+        raise UsageError(f"--input={args.input!r} must be a JSON object")
+    name = orchestrator.registry.names()[0]
+    try:
+        run_id = orchestrator.submit(
+            name, payload, run_id=args.run_id, correlation_id=args.correlation_id
+        )
+    except OrchestratorError as error:
+        raise UsageError(str(error)) from None
+    print(run_id)
+    return EXIT_VALID
+
+
+def _status(args: argparse.Namespace) -> int:
+    from orchestrator import UnknownRun
+
+    orchestrator = _orchestrator(args)
+    try:
+        print(json.dumps(orchestrator.status(args.run_id).to_dict(), indent=2))
+    except UnknownRun as error:
+        raise UsageError(str(error)) from None
+    return EXIT_VALID
+
+
+def _events(args: argparse.Namespace) -> int:
+    orchestrator = _orchestrator(args)
+    for event in orchestrator.events(args.run_id):
+        print(
+            json.dumps(
+                {
+                    "seq": event.seq,
+                    "run_id": event.run_id,
+                    "step": event.step,
+                    "kind": event.kind,
+                    "attempt": event.attempt,
+                    "worker_id": event.worker_id,
+                    "at": event.at,
+                    "detail": dict(event.detail),
+                }
+            )
+        )
+    return EXIT_VALID
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from orchestrator import serve_http
+
+    orchestrator = _orchestrator(args)
+    try:
+        serve_http(
+            orchestrator,
+            host=args.host,
+            port=args.port,
+            token=args.token,
+            workers=args.workers,
+            lease_seconds=args.lease_seconds,
+            max_seconds=args.max_seconds,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return EXIT_VALID
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Rebuild a run's state from its event log alone (the log is the record; tables are a view)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ._definition import Workflow
+from ._states import RunState, StepState
+from ._store import EventRow
+
+_STEP_EVENT_STATES = {
+    "step_ready": StepState.READY,
+    "step_claimed": StepState.RUNNING,
+    "step_completed": StepState.COMPLETED,
+    "step_retry_scheduled": StepState.READY,
+    "step_failed": StepState.FAILED,
+    "step_skipped": StepState.SKIPPED,
+    "compensation_scheduled": StepState.COMPENSATION_PENDING,
+    "compensation_ready": StepState.COMPENSATION_READY,
+    "compensation_claimed": StepState.COMPENSATING,
+    "compensation_retry_scheduled": StepState.COMPENSATION_READY,
+    "step_compensated": StepState.COMPENSATED,
+    "compensation_failed": StepState.COMPENSATION_FAILED,
+}
+
+
+def rebuild_from_events(
+    workflow: Workflow, events: Iterable[EventRow]
+) -> tuple[RunState, dict[str, StepState]]:
+    """The run state and step states that the events of one run imply."""
+    roots = set(workflow.roots())
+    steps = {n: StepState.READY if n in roots else StepState.PENDING for n in workflow.order}
+    run_state = RunState.RUNNING
+    for event in sorted(events, key=lambda e: e.seq):
+        if event.kind.startswith("run_") and event.kind != "run_submitted":
+            run_state = RunState(event.kind.removeprefix("run_"))
+        elif event.step is not None and event.kind in _STEP_EVENT_STATES:
+            steps[event.step] = _STEP_EVENT_STATES[event.kind]
+    return run_state, steps

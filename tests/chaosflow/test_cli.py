@@ -1,0 +1,95 @@
+"""The command line: usage errors exit 2; the demo prints a verdict and writes three reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chaosflow.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def chaosflow(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "chaosflow", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_unknown_verb_prints_usage_and_exits_2() -> None:
+    result = chaosflow("explode")
+    assert result.returncode == 2
+    assert "usage: chaosflow" in result.stderr
+    assert "invalid choice: 'explode'" in result.stderr
+
+
+def test_bad_flag_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--seed", "many"])
+    assert info.value.code == 2
+    assert "invalid int value: 'many'" in capsys.readouterr().err
+
+
+def test_unimportable_workflow_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["submit", "--db", f"sqlite:///{tmp_path / 's.db'}", "--workflow", "nope.mod:wf"])
+    assert code == 2
+    assert "Cannot import module 'nope.mod'" in capsys.readouterr().err
+
+
+def test_bad_store_url_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["status", "--db", "mysql://u:secret@h/db", "r1"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "backend 'mysql'" in err and "secret" not in err
+
+
+def test_submit_status_events_round_trip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAOSFLOW_LEDGER", str(tmp_path / "effects.db"))
+    db = ["--db", f"sqlite:///{tmp_path / 's.db'}"]
+    wf = ["--workflow", "examples.order_saga:order_saga"]
+    order = json.dumps({"sku": "a", "qty": 1, "amount": 5, "address": "here"})
+    assert main(["submit", *db, *wf, "--input", order, "--run-id", "r1"]) == 0
+    assert capsys.readouterr().out.strip() == "r1"
+    assert main(["worker", *db, *wf, "--until-idle", "--max-seconds", "30"]) == 0
+    capsys.readouterr()
+    assert main(["status", *db, "r1"]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "completed"
+    assert main(["events", *db, "r1"]) == 0
+    kinds = [json.loads(line)["kind"] for line in capsys.readouterr().out.splitlines()]
+    assert kinds[0] == "run_submitted" and kinds[-1] == "run_completed"
+    assert main(["status", *db, "nope"]) == 2
+    assert "Run 'nope' is not in the store" in capsys.readouterr().err
+    assert main(["submit", *db, *wf, "--input", "[1"]) == 2
+
+
+def test_demo_prints_a_verdict_and_writes_three_reports(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    result = chaosflow("demo", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "verdict: valid" in result.stdout
+    assert "fault: crash at order-saga-demo-0-0000/charge_payment@after_action" in result.stdout
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["report.html", "report.md", "result.json"]
+    document = json.loads((out / "result.json").read_text())
+    assert document["schema_version"] == 1
+    assert {c["name"]: c["verdict"] for c in document["checkers"]} == {
+        "duplicate_effect": "valid",
+        "missing_compensation": "valid",
+        "stuck_workflow": "valid",
+    }
+    assert len(document["runs"]) == 4

@@ -1,0 +1,92 @@
+"""A real worker is SIGKILLed between the payment's effect and its record; another resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestrator import Orchestrator, RunState
+from scenarios import EffectLedger, check
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = "examples.order_saga:order_saga"
+
+
+def worker(db: str, ledger: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CHAOSFLOW_LEDGER": str(ledger), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chaosflow",
+            "worker",
+            "--db",
+            db,
+            "--workflow",
+            WORKFLOW,
+            "--lease-seconds",
+            "1",
+            "--max-seconds",
+            "60",
+            "--until-idle",
+            *extra,
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_sigkilled_worker_is_recovered_and_the_charge_applies_once(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    ledger = EffectLedger(tmp_path / "effects.db")
+    orch = Orchestrator(db)
+    from examples.order_saga import order_saga
+
+    orch.register(order_saga)
+    run_id = orch.submit("order", {"sku": "a", "qty": 1, "amount": 500, "address": "x"})
+
+    doomed = worker(
+        db,
+        ledger.path,
+        "--crash-at",
+        "after_action:charge_payment",
+        "--crash-mode",
+        "sigkill",
+        "--worker-id",
+        "doomed",
+    )
+    assert doomed.returncode == -signal.SIGKILL, doomed.stderr
+    assert orch.status(run_id).steps["charge_payment"] == "running"  # effect applied, unrecorded
+    charges = [e for e in ledger.effects() if e.service == "payment"]
+    assert len(charges) == 1 and charges[0].pid != os.getpid()
+
+    rescuer = worker(db, ledger.path, "--worker-id", "rescuer")
+    assert rescuer.returncode == 0, rescuer.stderr
+    assert json.loads(rescuer.stdout.strip().splitlines()[-1])["steps_handled"] == 2
+
+    status = orch.status(run_id)
+    assert status.state == RunState.COMPLETED
+    effects = ledger.effects()
+    assert [(e.service, e.kind) for e in effects] == [
+        ("stock", "apply"),
+        ("payment", "apply"),
+        ("shipping", "apply"),
+    ]
+    claims = [
+        e for e in orch.events(run_id) if e.step == "charge_payment" and e.kind == "step_claimed"
+    ]
+    assert [(c.worker_id, c.detail["reclaimed"]) for c in claims] == [
+        ("doomed", False),
+        ("rescuer", True),
+    ]
+    from scenarios import History
+
+    judgement = check(History(orch.events(), effects, acknowledged=(run_id,)))
+    assert judgement.verdict == "valid"

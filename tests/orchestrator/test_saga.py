@@ -1,0 +1,310 @@
+"""Execution semantics of the orchestrator, on a SQLite store and a virtual clock."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator import (
+    HookEvent,
+    HookPoint,
+    ManualClock,
+    Orchestrator,
+    RetryPolicy,
+    RunState,
+    Step,
+    StepContext,
+    StepState,
+    Workflow,
+    rebuild_from_events,
+)
+
+FAST = RetryPolicy(max_attempts=3, initial_interval=0.01, max_interval=0.01, jitter=False)
+
+
+class Recorder:
+    """Records calls as (purpose, step, attempt, key), and fails where told to."""
+
+    def __init__(self, fail: dict[str, int] | None = None, always_fail: set[str] | None = None):
+        self.calls: list[tuple[str, str, int, str]] = []
+        self.fail = fail or {}  # step -> fail the first N attempts
+        self.always_fail = always_fail or set()
+        self.lock = threading.Lock()
+
+    def action(self, ctx: StepContext) -> dict[str, Any]:
+        with self.lock:
+            self.calls.append(("do", ctx.step, ctx.attempt, ctx.idempotency_key))
+        if ctx.step in self.always_fail or ctx.attempt <= self.fail.get(ctx.step, 0):
+            raise RuntimeError(f"{ctx.step} fails on attempt {ctx.attempt}")
+        return {"step": ctx.step}
+
+    def undo(self, ctx: StepContext) -> None:
+        with self.lock:
+            self.calls.append(("undo", ctx.step, ctx.attempt, ctx.idempotency_key))
+
+    def undone(self) -> list[str]:
+        return [step for purpose, step, _, _ in self.calls if purpose == "undo"]
+
+    def step(self, name: str, *after: str, **kwargs: Any) -> Step:
+        return Step(name, self.action, self.undo, after=after, retry=FAST, **kwargs)
+
+
+def orchestrator_on(tmp_path: Path, clock: ManualClock | None = None) -> Orchestrator:
+    return Orchestrator(f"sqlite:///{tmp_path / 'store.db'}", clock=clock or ManualClock(1000.0))
+
+
+def run(orch: Orchestrator, wf: Workflow, payload: dict[str, Any] | None = None) -> str:
+    run_id = orch.submit(wf, payload or {"n": 1})
+    orch.run_until_quiet(max_seconds=600)
+    return run_id
+
+
+def test_linear_workflow_completes_in_order(tmp_path: Path) -> None:
+    rec = Recorder()
+    wf = Workflow("lin", [rec.step("a"), rec.step("b", "a"), rec.step("c", "b")])
+    orch = orchestrator_on(tmp_path)
+    run_id = run(orch, wf)
+    status = orch.status(run_id)
+    assert status.state == RunState.COMPLETED
+    assert [c[1] for c in rec.calls] == ["a", "b", "c"]
+    assert status.outputs == {"a": {"step": "a"}, "b": {"step": "b"}, "c": {"step": "c"}}
+
+
+def test_retries_keep_the_idempotency_key(tmp_path: Path) -> None:
+    rec = Recorder(fail={"b": 2})
+    wf = Workflow("retry", [rec.step("a"), rec.step("b", "a")])
+    orch = orchestrator_on(tmp_path)
+    run_id = run(orch, wf)
+    assert orch.status(run_id).state == RunState.COMPLETED
+    b_calls = [c for c in rec.calls if c[1] == "b"]
+    assert [c[2] for c in b_calls] == [1, 2, 3]
+    assert {c[3] for c in b_calls} == {f"{run_id}:b"}
+    kinds = [e.kind for e in orch.events(run_id) if e.step == "b"]
+    assert kinds.count("step_retry_scheduled") == 2
+
+
+def test_failure_compensates_in_reverse_dependency_order(tmp_path: Path) -> None:
+    # a -> (b, c) -> d, and e after d fails for good: d, then b and c, then a are undone.
+    rec = Recorder(always_fail={"e"})
+    wf = Workflow(
+        "diamond",
+        [
+            rec.step("a"),
+            rec.step("b", "a"),
+            rec.step("c", "a"),
+            rec.step("d", "b", "c"),
+            rec.step("e", "d"),
+        ],
+    )
+    orch = orchestrator_on(tmp_path)
+    run_id = run(orch, wf)
+    status = orch.status(run_id)
+    assert status.state == RunState.COMPENSATED
+    undone = rec.undone()
+    assert undone[0] == "e" and undone[1] == "d" and undone[-1] == "a"
+    assert set(undone[2:4]) == {"b", "c"}
+    compensation_keys = {c[3] for c in rec.calls if c[0] == "undo"}
+    assert f"{run_id}:a:compensation" in compensation_keys
+
+
+def test_steps_not_started_are_skipped_and_not_compensated(tmp_path: Path) -> None:
+    rec = Recorder(always_fail={"a"})
+    wf = Workflow("skip", [rec.step("a"), rec.step("b", "a")])
+    orch = orchestrator_on(tmp_path)
+    run_id = run(orch, wf)
+    status = orch.status(run_id)
+    assert status.steps == {"a": StepState.COMPENSATED, "b": StepState.SKIPPED}
+    assert rec.undone() == ["a"]
+
+
+def test_non_retryable_error_fails_on_first_attempt(tmp_path: Path) -> None:
+    def refuse(ctx: StepContext) -> None:
+        raise KeyError("no such account")
+
+    wf = Workflow("nr", [Step("a", refuse, retry=RetryPolicy(non_retryable=(KeyError,)))])
+    orch = orchestrator_on(tmp_path)
+    run_id = run(orch, wf)
+    failed = [e for e in orch.events(run_id) if e.kind == "step_failed"]
+    assert len(failed) == 1 and failed[0].attempt == 1
+    assert "KeyError" in failed[0].detail["error"]
+    assert orch.status(run_id).state == RunState.COMPENSATED
+
+
+def test_timeout_fails_the_step(tmp_path: Path) -> None:
+    release = threading.Event()
+
+    def hang(ctx: StepContext) -> None:
+        release.wait(10)
+
+    wf = Workflow("hang", [Step("a", hang, timeout=0.2, retry=RetryPolicy(max_attempts=1))])
+    orch = orchestrator_on(tmp_path)
+    try:
+        run_id = run(orch, wf)
+    finally:
+        release.set()
+    failed = [e for e in orch.events(run_id) if e.kind == "step_failed"]
+    assert "StepTimeout" in failed[0].detail["error"]
+    assert "timeout=0.2s" in failed[0].detail["error"]
+
+
+def test_unserialisable_output_names_step_and_type(tmp_path: Path) -> None:
+    wf = Workflow("ser", [Step("make_set", lambda ctx: {1, 2})])
+    orch = orchestrator_on(tmp_path)
+    run_id = run(orch, wf)
+    failed = [e for e in orch.events(run_id) if e.kind == "step_failed"]
+    assert "Step 'make_set' of workflow 'ser' returned a set" in failed[0].detail["error"]
+    assert failed[0].attempt == 1  # not retried: the same output would fail again
+
+
+def test_compensation_failing_for_good_escalates(tmp_path: Path) -> None:
+    def bad_undo(ctx: StepContext) -> None:
+        raise RuntimeError("refund API down")
+
+    rec = Recorder(always_fail={"b"})
+    wf = Workflow(
+        "esc",
+        [
+            Step("a", rec.action, bad_undo, compensation_retry=FAST),
+            rec.step("b", "a"),
+        ],
+    )
+    orch = orchestrator_on(tmp_path)
+    run_id = run(orch, wf)
+    assert orch.status(run_id).state == RunState.COMPENSATION_FAILED
+    kinds = [e.kind for e in orch.events(run_id)]
+    assert "escalation" in kinds
+    assert kinds[-1] == "run_compensation_failed"
+
+
+def test_paused_worker_loses_its_lease_and_its_late_write_is_rejected(tmp_path: Path) -> None:
+    clock = ManualClock(1000.0)
+    rec = Recorder()
+    wf = Workflow("pause", [rec.step("a")])
+    orch = orchestrator_on(tmp_path, clock)
+    orch.register(wf)
+    run_id = orch.submit(wf, {})
+    first = orch.worker(worker_id="slow", lease_seconds=5)
+    second = orch.worker(worker_id="fast", lease_seconds=5)
+
+    def pause_first(event: HookEvent) -> None:
+        # While "slow" is paused before its action, its lease expires and "fast" takes over.
+        if event.point == HookPoint.BEFORE_ACTION and event.worker_id == "slow":
+            clock.advance(10)
+            assert second.tick()
+
+    orch.hooks.add_listener(pause_first)
+    assert first.tick()
+    events = orch.events(run_id)
+    kinds = [(e.kind, e.worker_id) for e in events]
+    assert ("step_completed", "fast") in kinds
+    assert ("late_write_rejected", "slow") in kinds
+    assert [k for k, _ in kinds].count("step_completed") == 1
+    assert orch.status(run_id).state == RunState.COMPLETED
+    claims = [e for e in events if e.kind == "step_claimed"]
+    assert claims[1].detail["reclaimed"] is True
+
+
+def test_hooks_fire_at_each_boundary_in_order(tmp_path: Path) -> None:
+    rec = Recorder()
+    wf = Workflow("hooks", [rec.step("a")])
+    orch = orchestrator_on(tmp_path)
+    seen: list[str] = []
+    orch.hooks.add_listener(lambda e: seen.append(str(e.point)))
+    run(orch, wf)
+    assert seen == [
+        "run_submitted",
+        "step_claimed",
+        "before_action",
+        "after_action",
+        "after_commit",
+        "run_finished",
+    ]
+
+
+def test_a_crashing_hook_leaves_the_effect_unrecorded_until_recovery(tmp_path: Path) -> None:
+    class Crash(BaseException):
+        pass
+
+    clock = ManualClock(1000.0)
+    rec = Recorder()
+    wf = Workflow("crash", [rec.step("a")])
+    orch = orchestrator_on(tmp_path, clock)
+    crashed: list[bool] = []
+
+    def crash_once(event: HookEvent) -> None:
+        if event.point == HookPoint.AFTER_ACTION and not crashed:
+            crashed.append(True)
+            raise Crash()
+
+    orch.hooks.add_listener(crash_once)
+    run_id = orch.submit(wf, {})
+    with pytest.raises(Crash):
+        orch.worker(lease_seconds=5).tick()
+    assert orch.status(run_id).steps["a"] == StepState.RUNNING
+    orch.run_until_quiet(max_seconds=60)
+    assert orch.status(run_id).state == RunState.COMPLETED
+    assert [c[2] for c in rec.calls] == [1, 2]  # at least once: the action ran again
+    assert len({c[3] for c in rec.calls}) == 1  # with the same idempotency key
+
+
+def test_submit_is_idempotent_on_run_id(tmp_path: Path) -> None:
+    rec = Recorder()
+    wf = Workflow("idem", [rec.step("a")])
+    orch = orchestrator_on(tmp_path)
+    assert orch.submit(wf, {"x": 1}, run_id="r1") == "r1"
+    assert orch.submit(wf, {"x": 2}, run_id="r1") == "r1"
+    assert [e.kind for e in orch.events("r1")] == ["run_submitted"]
+
+
+def test_state_rebuilt_from_the_event_log_matches_the_tables(tmp_path: Path) -> None:
+    rec = Recorder(fail={"b": 1}, always_fail={"d"})
+    wf = Workflow(
+        "rebuild", [rec.step("a"), rec.step("b", "a"), rec.step("c", "a"), rec.step("d", "b", "c")]
+    )
+    ok = Workflow("rebuild_ok", [rec.step("a"), rec.step("b", "a")])
+    orch = orchestrator_on(tmp_path)
+    ids = [run(orch, wf), run(orch, ok)]
+    for run_id, definition in zip(ids, (wf, ok), strict=True):
+        status = orch.status(run_id)
+        run_state, steps = rebuild_from_events(definition, orch.events(run_id))
+        assert run_state == status.state
+        assert steps == dict(status.steps)
+
+
+def test_store_survives_a_new_process_view(tmp_path: Path) -> None:
+    rec = Recorder()
+    wf = Workflow("durable", [rec.step("a")])
+    first = orchestrator_on(tmp_path)
+    run_id = first.submit(wf, {"k": "v"})
+    first.store.dispose()
+    second = orchestrator_on(tmp_path)
+    second.register(wf)
+    assert second.status(run_id).state == RunState.RUNNING
+    second.run_until_quiet(max_seconds=60)
+    assert second.status(run_id).state == RunState.COMPLETED
+
+
+def test_wall_clock_worker_runs_real_threads(tmp_path: Path) -> None:
+    rec = Recorder()
+    wf = Workflow("threads", [rec.step("a"), rec.step("b"), rec.step("c", "a", "b")])
+    orch = Orchestrator(f"sqlite:///{tmp_path / 'store.db'}")
+    run_id = orch.submit(wf, {})
+    stop = threading.Event()
+    workers = [
+        threading.Thread(
+            target=orch.worker(poll_interval=0.01).run,
+            kwargs={"max_seconds": 30, "stop_event": stop},
+        )
+        for _ in range(2)
+    ]
+    for w in workers:
+        w.start()
+    status = orch.wait(run_id, timeout=30)
+    stop.set()
+    for w in workers:
+        w.join(10)
+    assert status.state == RunState.COMPLETED
+    assert not any(w.is_alive() for w in workers)
