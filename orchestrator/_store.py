@@ -323,6 +323,17 @@ class StoreTransaction:
         )
         return result.rowcount == 1
 
+    def extend_lease(self, run_id: str, step: str, token: str, expires_at: float) -> bool:
+        """Push a held lease's expiry out (a heartbeat); False when the lease was taken over."""
+        result = self.conn.execute(
+            update(steps)
+            .where(
+                (steps.c.run_id == run_id) & (steps.c.step == step) & (steps.c.lease_token == token)
+            )
+            .values(lease_expires_at=expires_at)
+        )
+        return result.rowcount == 1
+
     def set_step_state(self, run_id: str, step: str, state: str, now: float, **values: Any) -> None:
         """Move a step that no lease holds (readiness, skips, scheduling of compensations)."""
         self.conn.execute(

@@ -7,7 +7,8 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,11 +73,19 @@ class Worker:
         clock: Clock | None = None,
         hooks: Hooks | None = None,
         lease_seconds: float = 30.0,
+        heartbeat_seconds: float | None = None,
         poll_interval: float = 0.05,
         seed: int | None = None,
     ) -> None:
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds={lease_seconds!r} must be positive.")
+        heartbeat = lease_seconds / 3 if heartbeat_seconds is None else heartbeat_seconds
+        if not 0 < heartbeat < lease_seconds:
+            raise ValueError(
+                f"heartbeat_seconds={heartbeat_seconds!r} must be positive and shorter than "
+                f"lease_seconds={lease_seconds!r}, or the lease expires between heartbeats."
+            )
+        self.heartbeat_seconds = heartbeat
         self.store = store
         self.registry = registry
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
@@ -224,7 +233,8 @@ class Worker:
             HookPoint.BEFORE_COMPENSATION if compensating else HookPoint.BEFORE_ACTION, claim
         )
         try:
-            output = _call_with_timeout(action, context, step.timeout)
+            with self._heartbeat(claim):
+                output = _call_with_timeout(action, context, step.timeout)
             encoded = None if compensating else _encode_output(claim, output)
         except Exception as error:  # a step may raise anything; BaseException (a crash) unwinds
             self._record_failure(claim, error)
@@ -236,6 +246,41 @@ class Worker:
         )
         if finished:
             self._fire(HookPoint.RUN_FINISHED, claim)
+
+    @contextmanager
+    def _heartbeat(self, claim: Claim) -> Iterator[None]:
+        """Extend the claim's lease every ``heartbeat_seconds`` while its action runs.
+
+        A worker that is paused (SIGSTOP) stops heartbeating too, so its lease expires and
+        another worker takes over; fencing then rejects the paused worker's late write.
+        """
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.heartbeat_seconds):
+                try:
+                    with self.store.transaction() as tx:
+                        held = tx.extend_lease(
+                            claim.run_id,
+                            claim.step,
+                            claim.token,
+                            self.clock.now() + self.lease_seconds,
+                        )
+                except (
+                    Exception
+                ) as error:  # a lost heartbeat only risks the lease, retried next beat
+                    log.warning("heartbeat for %s/%s failed: %s", claim.run_id, claim.step, error)
+                    continue
+                if not held:
+                    return  # taken over: our outcome will be fenced off when we record it
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{claim.step}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def _record_success(self, claim: Claim, encoded: str | None) -> bool:
         now = self.clock.now()

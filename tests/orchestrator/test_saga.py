@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +309,29 @@ def test_wall_clock_worker_runs_real_threads(tmp_path: Path) -> None:
         w.join(10)
     assert status.state == RunState.COMPLETED
     assert not any(w.is_alive() for w in workers)
+
+
+def test_heartbeats_keep_a_long_step_from_being_taken_over(tmp_path: Path) -> None:
+    orch = Orchestrator(f"sqlite:///{tmp_path / 'store.db'}")
+    calls: list[str] = []
+    rival = orch.worker(worker_id="rival", lease_seconds=0.6)
+
+    def slow(ctx: StepContext) -> None:
+        calls.append(ctx.idempotency_key)
+        # Three lease lengths long: without heartbeats the rival would claim the step.
+        deadline = time.monotonic() + 1.8
+        while time.monotonic() < deadline:
+            assert not rival.tick()
+            time.sleep(0.1)
+
+    wf = Workflow("long", [Step("a", slow)])
+    run_id = orch.submit(wf, {})
+    assert orch.worker(worker_id="owner", lease_seconds=0.6, heartbeat_seconds=0.1).tick()
+    assert orch.status(run_id).state == RunState.COMPLETED
+    assert len(calls) == 1
+
+
+def test_heartbeat_must_be_shorter_than_the_lease(tmp_path: Path) -> None:
+    orch = orchestrator_on(tmp_path)
+    with pytest.raises(ValueError, match=r"heartbeat_seconds=5 must be positive and shorter than"):
+        orch.worker(lease_seconds=5, heartbeat_seconds=5)
