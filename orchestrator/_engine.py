@@ -103,6 +103,16 @@ def after_step_failed(
     return plan
 
 
+def on_cancel(workflow: Workflow, states: Mapping[str, StepState]) -> Plan:
+    """The plan when a client cancels a running run: roll back as if a step had failed."""
+    current = dict(states)
+    plan = Plan(run_events=["cancel"])
+    _schedule_rollback(workflow, current, plan)
+    _release_compensations(workflow, current, plan)
+    _finish_rollback(current, plan)
+    return plan
+
+
 def after_compensation_settled(
     workflow: Workflow, states: Mapping[str, StepState], step: str
 ) -> Plan:

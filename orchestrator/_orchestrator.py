@@ -12,13 +12,14 @@ from sqlalchemy import func, select
 
 from ._clock import Clock, SystemClock
 from ._definition import Workflow
+from ._engine import on_cancel
 from ._errors import SerializationError, UnknownRun
 from ._hooks import HookEvent, HookPoint, Hooks
 from ._registry import WorkflowRegistry
 from ._schema import runs
-from ._states import TERMINAL_RUN_STATES, RunState, StepState
+from ._states import TERMINAL_RUN_STATES, RunState, StepState, next_run_state
 from ._store import EventRow, Store
-from ._worker import Worker
+from ._worker import Worker, write_plan
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,29 @@ class Orchestrator:
             run.created_at,
             run.updated_at,
         )
+
+    def cancel(self, run_id: str, *, reason: str = "") -> RunStatus:
+        """Cancel a running run: steps not started are skipped, the rest are compensated.
+
+        Raises IllegalTransition when the run has already ended or is already rolling back.
+        """
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            run = tx.run(run_id)
+            if run is None:
+                raise UnknownRun(f"Run {run_id!r} is not in the store; nothing to cancel.")
+            next_run_state(run.state, "cancel")  # refuses a run that is not running
+            workflow = self.registry.get(run.workflow, run.version)
+            states = {name: row.state for name, row in tx.steps(run_id).items()}
+            tx.append_event(run_id, "cancel_requested", now, detail={"reason": reason})
+            finished = write_plan(
+                tx, run_id, on_cancel(workflow, states), RunState(run.state), now, "client"
+            )
+        if finished:
+            self.hooks.fire(
+                HookEvent(HookPoint.RUN_FINISHED, run_id, run.workflow, None, 0, "client", now)
+            )
+        return self.status(run_id)
 
     def runs(self) -> list[RunStatus]:
         """Every run in the store, oldest first."""

@@ -21,9 +21,11 @@ class RunState(StrEnum):
 
     RUNNING = "running"
     COMPENSATING = "compensating"
+    CANCELLING = "cancelling"  # compensating because a client asked, not because a step failed
     COMPLETED = "completed"
     COMPENSATED = "compensated"
     COMPENSATION_FAILED = "compensation_failed"
+    CANCELLED = "cancelled"
 
 
 class StepState(StrEnum):
@@ -43,7 +45,7 @@ class StepState(StrEnum):
 
 
 TERMINAL_RUN_STATES = frozenset(
-    {RunState.COMPLETED, RunState.COMPENSATED, RunState.COMPENSATION_FAILED}
+    {RunState.COMPLETED, RunState.COMPENSATED, RunState.COMPENSATION_FAILED, RunState.CANCELLED}
 )
 
 R, S = RunState, StepState
@@ -54,6 +56,10 @@ RUN_TRANSITIONS: Mapping[tuple[RunState, str], RunState] = {
     (R.COMPENSATING, "step_failed"): R.COMPENSATING,  # a parallel branch failing too
     (R.COMPENSATING, "all_compensated"): R.COMPENSATED,
     (R.COMPENSATING, "compensation_failed"): R.COMPENSATION_FAILED,
+    (R.RUNNING, "cancel"): R.CANCELLING,
+    (R.CANCELLING, "step_failed"): R.CANCELLING,
+    (R.CANCELLING, "all_compensated"): R.CANCELLED,
+    (R.CANCELLING, "compensation_failed"): R.COMPENSATION_FAILED,
 }
 
 STEP_TRANSITIONS: Mapping[tuple[StepState, str], StepState] = {

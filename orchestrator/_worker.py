@@ -389,31 +389,7 @@ class Worker:
     def _apply(
         self, tx: StoreTransaction, claim: Claim, plan: Plan, run_state: RunState, now: float
     ) -> bool:
-        """Write the plan's moves and their events; True when the run reached a terminal state."""
-        # The log reads cause first: a run enters a rollback before its steps are scheduled
-        # for compensation, and ends after its last step moved.
-        moves_written = False
-        for event in plan.run_events:
-            new_run_state = next_run_state(run_state, event)
-            if new_run_state in TERMINAL_RUN_STATES and not moves_written:
-                self._write_moves(tx, claim, plan, now)
-                moves_written = True
-            if new_run_state != run_state:
-                tx.set_run_state(claim.run_id, str(new_run_state), now)
-                tx.append_event(claim.run_id, f"run_{new_run_state}", now, worker_id=self.worker_id)
-                run_state = new_run_state
-        if not moves_written:
-            self._write_moves(tx, claim, plan, now)
-        return run_state in TERMINAL_RUN_STATES
-
-    def _write_moves(self, tx: StoreTransaction, claim: Claim, plan: Plan, now: float) -> None:
-        for name, event, new_state in plan.step_moves:
-            # A compensation counts its own attempts, for its own retry policy.
-            extra = {"attempt": 0} if event == "schedule_compensation" else {}
-            tx.set_step_state(claim.run_id, name, str(new_state), now, **extra)
-            tx.append_event(
-                claim.run_id, _MOVE_EVENT_KINDS[event], now, step=name, worker_id=self.worker_id
-            )
+        return write_plan(tx, claim.run_id, plan, run_state, now, self.worker_id)
 
     def _lost_lease(self, tx: StoreTransaction, claim: Claim, now: float) -> None:
         # Another worker took the step over after our lease expired: its record wins, ours is
@@ -426,6 +402,40 @@ class Worker:
             attempt=claim.attempt,
             worker_id=self.worker_id,
         )
+
+
+def write_plan(
+    tx: StoreTransaction,
+    run_id: str,
+    plan: Plan,
+    run_state: RunState,
+    now: float,
+    worker_id: str | None,
+) -> bool:
+    """Write a plan's moves and their events; True when the run reached a terminal state."""
+
+    def write_moves() -> None:
+        for name, event, new_state in plan.step_moves:
+            # A compensation counts its own attempts, for its own retry policy.
+            extra = {"attempt": 0} if event == "schedule_compensation" else {}
+            tx.set_step_state(run_id, name, str(new_state), now, **extra)
+            tx.append_event(run_id, _MOVE_EVENT_KINDS[event], now, step=name, worker_id=worker_id)
+
+    # The log reads cause first: a run enters a rollback before its steps are scheduled for
+    # compensation, and ends after its last step moved.
+    moves_written = False
+    for event in plan.run_events:
+        new_run_state = next_run_state(run_state, event)
+        if new_run_state in TERMINAL_RUN_STATES and not moves_written:
+            write_moves()
+            moves_written = True
+        if new_run_state != run_state:
+            tx.set_run_state(run_id, str(new_run_state), now)
+            tx.append_event(run_id, f"run_{new_run_state}", now, worker_id=worker_id)
+            run_state = new_run_state
+    if not moves_written:
+        write_moves()
+    return run_state in TERMINAL_RUN_STATES
 
 
 def _encode_output(claim: Claim, output: Any) -> str:

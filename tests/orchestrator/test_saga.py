@@ -12,6 +12,7 @@ import pytest
 from orchestrator import (
     HookEvent,
     HookPoint,
+    IllegalTransition,
     ManualClock,
     Orchestrator,
     RetryPolicy,
@@ -19,6 +20,7 @@ from orchestrator import (
     Step,
     StepContext,
     StepState,
+    UnknownRun,
     Workflow,
     rebuild_from_events,
 )
@@ -335,3 +337,34 @@ def test_heartbeat_must_be_shorter_than_the_lease(tmp_path: Path) -> None:
     orch = orchestrator_on(tmp_path)
     with pytest.raises(ValueError, match=r"heartbeat_seconds=5 must be positive and shorter than"):
         orch.worker(lease_seconds=5, heartbeat_seconds=5)
+
+
+def test_cancel_skips_what_did_not_start_and_compensates_the_rest(tmp_path: Path) -> None:
+    rec = Recorder()
+    wf = Workflow("cancel", [rec.step("a"), rec.step("b", "a"), rec.step("c", "b")])
+    orch = orchestrator_on(tmp_path)
+    run_id = orch.submit(wf, {})
+    worker = orch.worker()
+    assert worker.tick() and worker.tick()  # a and b done, c ready
+    status = orch.cancel(run_id, reason="customer changed their mind")
+    assert status.state == RunState.CANCELLING
+    assert status.steps["c"] == StepState.SKIPPED
+    orch.run_until_quiet(max_seconds=60)
+    status = orch.status(run_id)
+    assert status.state == RunState.CANCELLED
+    assert rec.undone() == ["b", "a"]
+    run_state, steps = rebuild_from_events(wf, orch.events(run_id))
+    assert (run_state, steps) == (status.state, dict(status.steps))
+
+
+def test_cancelling_an_ended_run_is_refused(tmp_path: Path) -> None:
+    rec = Recorder()
+    wf = Workflow("ended", [rec.step("a")])
+    orch = orchestrator_on(tmp_path)
+    run_id = run(orch, wf)
+    with pytest.raises(
+        IllegalTransition, match=r"run cannot take event 'cancel' in state 'completed'"
+    ):
+        orch.cancel(run_id)
+    with pytest.raises(UnknownRun, match="nothing to cancel"):
+        orch.cancel("no-such-run")
