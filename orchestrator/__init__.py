@@ -4,6 +4,7 @@ The orchestrator knows nothing of chaos. It publishes typed hook events at every
 (:class:`HookPoint`); fault injectors and observers subscribe to them as plain callables.
 """
 
+from ._breaker import BREAKER_TRANSITIONS, BreakerState, CircuitBreaker, next_breaker_state
 from ._clock import Clock, ManualClock, SystemClock
 from ._definition import Action, RetryPolicy, Step, StepContext, Workflow
 from ._errors import (
@@ -34,10 +35,13 @@ from ._store import EventRow, Store, masked_url
 from ._worker import Worker, idempotency_key
 
 __all__ = [
+    "BREAKER_TRANSITIONS",
     "RUN_TRANSITIONS",
     "STEP_TRANSITIONS",
     "TERMINAL_RUN_STATES",
     "Action",
+    "BreakerState",
+    "CircuitBreaker",
     "Clock",
     "DefinitionError",
     "EventRow",
@@ -68,6 +72,7 @@ __all__ = [
     "idempotency_key",
     "import_workflow",
     "masked_url",
+    "next_breaker_state",
     "next_run_state",
     "next_step_state",
     "rebuild_from_events",

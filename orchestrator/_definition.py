@@ -9,6 +9,7 @@ from typing import Any
 
 import networkx as nx
 
+from ._breaker import CircuitBreaker
 from ._clock import Clock
 from ._errors import DefinitionError
 
@@ -86,6 +87,7 @@ class Step:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     compensation_retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float | None = None
+    breaker: CircuitBreaker | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -111,9 +113,23 @@ class Step:
 class Workflow:
     """A named, versioned DAG of steps, held as a networkx graph and validated on creation."""
 
-    def __init__(self, name: str, steps: Iterable[Step], *, version: int = 1) -> None:
+    def __init__(
+        self,
+        name: str,
+        steps: Iterable[Step],
+        *,
+        version: int = 1,
+        retry_budget: int | None = None,
+    ) -> None:
         self.name = name
         self.version = version
+        if retry_budget is not None and retry_budget < 0:
+            raise DefinitionError(
+                f"Workflow {name!r} v{version}: retry_budget={retry_budget!r} must be >= 0, or "
+                "None for no budget beyond each step's own retry policy."
+            )
+        # Retries all steps of one run may spend together, so a retry storm cannot run away.
+        self.retry_budget = retry_budget
         self.steps: dict[str, Step] = {}
         for step in steps:
             if step.name in self.steps:

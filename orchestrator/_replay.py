@@ -13,6 +13,7 @@ _STEP_EVENT_STATES = {
     "step_claimed": StepState.RUNNING,
     "step_completed": StepState.COMPLETED,
     "step_retry_scheduled": StepState.READY,
+    "step_deferred": StepState.READY,
     "step_failed": StepState.FAILED,
     "step_skipped": StepState.SKIPPED,
     "compensation_scheduled": StepState.COMPENSATION_PENDING,

@@ -37,6 +37,8 @@ runs = Table(
     Column("state", String(32), nullable=False),
     Column("input", Text, nullable=False),
     Column("correlation_id", String(128)),
+    # Retries spent by all steps of the run, against the workflow's retry budget.
+    Column("retries_used", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -70,6 +72,15 @@ events = Table(
     Column("worker_id", String(128)),
     Column("at", Float, nullable=False),
     Column("detail", Text, nullable=False, default="{}"),
+)
+
+breakers = Table(
+    "cf_breakers",
+    metadata,
+    Column("resource", String(128), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("opened_at", Float),
 )
 
 Index("cf_steps_claimable", steps.c.state, steps.c.not_before)

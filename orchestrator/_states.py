@@ -69,6 +69,8 @@ STEP_TRANSITIONS: Mapping[tuple[StepState, str], StepState] = {
     (S.RUNNING, "reclaim"): S.RUNNING,
     (S.RUNNING, "succeed"): S.COMPLETED,
     (S.RUNNING, "retry"): S.READY,
+    # A circuit breaker is open: back to ready, the attempt not spent.
+    (S.RUNNING, "defer"): S.READY,
     (S.RUNNING, "fail"): S.FAILED,
     (S.PENDING, "skip"): S.SKIPPED,
     (S.READY, "skip"): S.SKIPPED,

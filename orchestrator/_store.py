@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from ._errors import StoreError
-from ._schema import SCHEMA_VERSION, events, meta, metadata, runs, steps
+from ._schema import SCHEMA_VERSION, breakers, events, meta, metadata, runs, steps
 from ._states import StepState
 
 CLAIMABLE = (StepState.READY, StepState.COMPENSATION_READY)
@@ -48,6 +50,7 @@ class RunRow:
     state: str
     input: str
     correlation_id: str | None
+    retries_used: int
     created_at: float
     updated_at: float
 
@@ -341,6 +344,33 @@ class StoreTransaction:
             .where((steps.c.run_id == run_id) & (steps.c.step == step))
             .values(state=state, updated_at=now, **values)
         )
+
+    def spend_retry(self, run_id: str, budget: int | None) -> bool:
+        """Spend one retry of the run's budget; False when the budget is used up."""
+        condition = runs.c.run_id == run_id
+        if budget is not None:
+            condition &= runs.c.retries_used < budget
+        result = self.conn.execute(
+            update(runs).where(condition).values(retries_used=runs.c.retries_used + 1)
+        )
+        return result.rowcount == 1
+
+    def breaker(self, resource: str) -> dict[str, Any]:
+        """A circuit breaker's row, created closed on first use, locked for this transaction."""
+        dialect_insert = sqlite_insert if self._is_sqlite else postgresql_insert
+        self.conn.execute(
+            dialect_insert(breakers)
+            .values(resource=resource, state="closed", failures=0, opened_at=None)
+            .on_conflict_do_nothing(index_elements=["resource"])
+        )
+        query = select(breakers).where(breakers.c.resource == resource)
+        if not self._is_sqlite:
+            query = query.with_for_update()
+        return dict(self.conn.execute(query).one()._mapping)
+
+    def set_breaker(self, resource: str, **values: Any) -> None:
+        """Update a circuit breaker's row."""
+        self.conn.execute(update(breakers).where(breakers.c.resource == resource).values(**values))
 
     def set_run_state(self, run_id: str, state: str, now: float) -> None:
         """Move a run to ``state``."""

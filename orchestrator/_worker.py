@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from ._breaker import admit, record
 from ._clock import Clock, SystemClock
 from ._definition import Action, RetryPolicy, StepContext, Workflow
 from ._engine import Plan, after_compensation_settled, after_step_completed, after_step_failed
@@ -229,6 +230,8 @@ class Worker:
             claim.correlation_id,
             self.clock,
         )
+        if not compensating and step.breaker is not None and not self._admitted(claim):
+            return
         self._fire(
             HookPoint.BEFORE_COMPENSATION if compensating else HookPoint.BEFORE_ACTION, claim
         )
@@ -246,6 +249,65 @@ class Worker:
         )
         if finished:
             self._fire(HookPoint.RUN_FINISHED, claim)
+
+    def _admitted(self, claim: Claim) -> bool:
+        """Ask the step's circuit breaker; when it is open, put the step back, attempt unspent."""
+        breaker = claim.workflow.steps[claim.step].breaker
+        assert breaker is not None
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            admission = admit(tx, breaker, now)
+            if admission.admitted:
+                if admission.event:
+                    tx.append_event(
+                        claim.run_id,
+                        admission.event,
+                        now,
+                        step=claim.step,
+                        worker_id=self.worker_id,
+                        detail={"resource": breaker.resource},
+                    )
+                return True
+            new_state = next_step_state(StepState.RUNNING, "defer")
+            if tx.finish_leased(
+                claim.run_id,
+                claim.step,
+                claim.token,
+                str(new_state),
+                now,
+                not_before=admission.retry_at,
+                attempt=claim.attempt - 1,
+            ):
+                tx.append_event(
+                    claim.run_id,
+                    "step_deferred",
+                    now,
+                    step=claim.step,
+                    attempt=claim.attempt,
+                    worker_id=self.worker_id,
+                    detail={"resource": breaker.resource, "until": admission.retry_at},
+                )
+            else:
+                self._lost_lease(tx, claim, now)
+        return False
+
+    def _breaker_outcome(
+        self, tx: StoreTransaction, claim: Claim, now: float, *, success: bool
+    ) -> None:
+        breaker = claim.workflow.steps[claim.step].breaker
+        if breaker is None or claim.purpose != "action":
+            return
+        moved = record(tx, breaker, now, success=success)
+        if moved:
+            tx.append_event(
+                claim.run_id,
+                moved,
+                now,
+                step=claim.step,
+                attempt=claim.attempt,
+                worker_id=self.worker_id,
+                detail={"resource": breaker.resource},
+            )
 
     @contextmanager
     def _heartbeat(self, claim: Claim) -> Iterator[None]:
@@ -294,6 +356,7 @@ class Worker:
             ):
                 self._lost_lease(tx, claim, now)
                 return False
+            self._breaker_outcome(tx, claim, now, success=True)
             tx.append_event(
                 claim.run_id,
                 "step_compensated" if compensating else "step_completed",
@@ -320,8 +383,17 @@ class Worker:
             and not isinstance(error, SerializationError)
             and claim.attempt < policy.max_attempts
         )
-        detail = {"error": f"{type(error).__name__}: {error}", "attempt": claim.attempt}
+        detail: dict[str, Any] = {
+            "error": f"{type(error).__name__}: {error}",
+            "attempt": claim.attempt,
+        }
         with self.store.transaction() as tx:
+            self._breaker_outcome(tx, claim, now, success=False)
+            if retry and not tx.spend_retry(claim.run_id, claim.workflow.retry_budget):
+                retry = False
+                detail["error"] += (
+                    f" (retry budget of {claim.workflow.retry_budget} for the run is spent)"
+                )
             if retry:
                 delay = policy.delay(claim.attempt, self._rng)
                 new_state = next_step_state(current, "retry")
