@@ -21,6 +21,7 @@ from ._hooks import Hook, HookEvent, HookPoint, Hooks
 from ._orchestrator import Orchestrator, RunStatus
 from ._registry import WorkflowRegistry, import_workflow
 from ._replay import rebuild_from_events
+from ._routing import AllOf, AnyOf, Condition, Not, When, condition_from_dict
 from ._states import (
     RUN_TRANSITIONS,
     STEP_TRANSITIONS,
@@ -40,9 +41,12 @@ __all__ = [
     "STEP_TRANSITIONS",
     "TERMINAL_RUN_STATES",
     "Action",
+    "AllOf",
+    "AnyOf",
     "BreakerState",
     "CircuitBreaker",
     "Clock",
+    "Condition",
     "DefinitionError",
     "EventRow",
     "Hook",
@@ -51,6 +55,7 @@ __all__ = [
     "Hooks",
     "IllegalTransition",
     "ManualClock",
+    "Not",
     "Orchestrator",
     "OrchestratorError",
     "RegistryError",
@@ -66,9 +71,11 @@ __all__ = [
     "StoreError",
     "SystemClock",
     "UnknownRun",
+    "When",
     "Worker",
     "Workflow",
     "WorkflowRegistry",
+    "condition_from_dict",
     "idempotency_key",
     "import_workflow",
     "masked_url",

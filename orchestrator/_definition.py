@@ -12,6 +12,7 @@ import networkx as nx
 from ._breaker import CircuitBreaker
 from ._clock import Clock
 from ._errors import DefinitionError
+from ._routing import Condition
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class Step:
     compensation_retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float | None = None
     breaker: CircuitBreaker | None = None
+    # Run the step only when this holds once its dependencies have settled; else skip it.
+    when: Condition | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -162,6 +165,16 @@ class Workflow:
                 "remove one of these dependencies."
             )
         self.order: tuple[str, ...] = tuple(nx.lexicographical_topological_sort(self.graph))
+        for step in self.steps.values():
+            if step.when is None:
+                continue
+            unknowable = step.when.steps_read() - nx.ancestors(self.graph, step.name)
+            if unknowable:
+                raise DefinitionError(
+                    f"Workflow {name!r} v{version}: the condition of step {step.name!r} reads the "
+                    f"results of {sorted(unknowable)!r}, which do not run before it. Add them to "
+                    "its after=[...] (directly or through other steps)."
+                )
 
     @property
     def key(self) -> tuple[str, int]:
@@ -184,6 +197,7 @@ class Workflow:
         """A description of the shape, to tell two definitions under one key apart."""
         parts = [
             f"{name}<{','.join(sorted(step.after))}>{'c' if step.compensation else ''}"
+            f"{step.when.to_dict() if step.when else ''}"
             for name, step in sorted(self.steps.items())
         ]
         return ";".join(parts)

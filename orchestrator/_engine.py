@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 
@@ -64,20 +65,53 @@ def _finish_rollback(states: Mapping[str, StepState], plan: Plan) -> None:
     plan.run_events.append("compensation_failed" if failed else "all_compensated")
 
 
+_SETTLED_FORWARD = frozenset({S.COMPLETED, S.SKIPPED})
+
+
+def _advance(
+    workflow: Workflow, states: dict[str, StepState], plan: Plan, data: Mapping[str, Any]
+) -> None:
+    """Make ready, or skip as a branch not taken, every pending step whose dependencies settled.
+
+    One pass in topological order is enough: a skip only ever cascades forwards.
+    """
+    for name in workflow.order:
+        if states[name] != S.PENDING:
+            continue
+        dependencies = workflow.dependencies(name)
+        if not all(states[d] in _SETTLED_FORWARD for d in dependencies):
+            continue
+        condition = workflow.steps[name].when
+        taken = not dependencies or any(states[d] == S.COMPLETED for d in dependencies)
+        if taken and condition is not None:
+            taken = condition.evaluate(data)
+        _move(plan, states, name, "dependencies_completed" if taken else "branch_not_taken")
+    if all(state in _SETTLED_FORWARD for state in states.values()):
+        plan.run_events.append("all_steps_completed")
+
+
+def on_submit(workflow: Workflow, data: Mapping[str, Any]) -> Plan:
+    """The plan for a new run, all of whose steps start pending."""
+    plan = Plan()
+    _advance(workflow, {name: S.PENDING for name in workflow.order}, plan, data)
+    return plan
+
+
 def after_step_completed(
-    workflow: Workflow, run_state: RunState, states: Mapping[str, StepState], step: str
+    workflow: Workflow,
+    run_state: RunState,
+    states: Mapping[str, StepState],
+    step: str,
+    data: Mapping[str, Any] | None = None,
 ) -> Plan:
-    """The plan after ``step``'s action succeeded (its state is already COMPLETED in ``states``)."""
+    """The plan after ``step``'s action succeeded (its state is already COMPLETED in ``states``).
+
+    ``data`` is the run's ``{"input": ..., "results": ...}``, which routing conditions read.
+    """
     current = dict(states)
     plan = Plan()
     if run_state == RunState.RUNNING:
-        for dependent in workflow.dependents(step):
-            if current[dependent] == S.PENDING and all(
-                current[d] == S.COMPLETED for d in workflow.dependencies(dependent)
-            ):
-                _move(plan, current, dependent, "dependencies_completed")
-        if all(state == S.COMPLETED for state in current.values()):
-            plan.run_events.append("all_steps_completed")
+        _advance(workflow, current, plan, data or {})
         return plan
     # The run is rolling back: a parallel branch finished after another one failed.
     if workflow.steps[step].compensation:

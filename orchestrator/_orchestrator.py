@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from ._clock import Clock, SystemClock
 from ._definition import Workflow
-from ._engine import on_cancel
+from ._engine import on_cancel, on_submit
 from ._errors import SerializationError, UnknownRun
 from ._hooks import HookEvent, HookPoint, Hooks
 from ._registry import WorkflowRegistry
@@ -103,11 +103,7 @@ class Orchestrator:
             ) from None
         run_id = run_id or uuid.uuid4().hex
         now = self.clock.now()
-        roots = set(definition.roots())
-        initial = {
-            name: StepState.READY if name in roots else StepState.PENDING
-            for name in definition.order
-        }
+        initial = dict.fromkeys(definition.order, StepState.PENDING)
         with self.store.transaction() as tx:
             created = tx.insert_run(
                 {
@@ -129,6 +125,8 @@ class Orchestrator:
                     now,
                     detail={"version": definition.version, "correlation_id": correlation_id},
                 )
+                plan = on_submit(definition, {"input": payload, "results": {}})
+                write_plan(tx, run_id, plan, RunState.RUNNING, now, "client")
         if created:
             self.hooks.fire(
                 HookEvent(HookPoint.RUN_SUBMITTED, run_id, definition.name, None, 0, "client", now)

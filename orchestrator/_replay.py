@@ -16,6 +16,7 @@ _STEP_EVENT_STATES = {
     "step_deferred": StepState.READY,
     "step_failed": StepState.FAILED,
     "step_skipped": StepState.SKIPPED,
+    "step_branch_skipped": StepState.SKIPPED,
     "compensation_scheduled": StepState.COMPENSATION_PENDING,
     "compensation_ready": StepState.COMPENSATION_READY,
     "compensation_claimed": StepState.COMPENSATING,
@@ -29,8 +30,7 @@ def rebuild_from_events(
     workflow: Workflow, events: Iterable[EventRow]
 ) -> tuple[RunState, dict[str, StepState]]:
     """The run state and step states that the events of one run imply."""
-    roots = set(workflow.roots())
-    steps = {n: StepState.READY if n in roots else StepState.PENDING for n in workflow.order}
+    steps = {name: StepState.PENDING for name in workflow.order}
     run_state = RunState.RUNNING
     for event in sorted(events, key=lambda e: e.seq):
         if event.kind.startswith("run_") and event.kind != "run_submitted":

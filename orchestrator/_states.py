@@ -72,6 +72,7 @@ STEP_TRANSITIONS: Mapping[tuple[StepState, str], StepState] = {
     # A circuit breaker is open: back to ready, the attempt not spent.
     (S.RUNNING, "defer"): S.READY,
     (S.RUNNING, "fail"): S.FAILED,
+    (S.PENDING, "branch_not_taken"): S.SKIPPED,
     (S.PENDING, "skip"): S.SKIPPED,
     (S.READY, "skip"): S.SKIPPED,
     (S.COMPLETED, "schedule_compensation"): S.COMPENSATION_PENDING,

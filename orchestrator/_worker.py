@@ -35,6 +35,7 @@ log = logging.getLogger("chaosflow.orchestrator")
 # The event log's name for each step move the engine plans.
 _MOVE_EVENT_KINDS = {
     "dependencies_completed": "step_ready",
+    "branch_not_taken": "step_branch_skipped",
     "skip": "step_skipped",
     "schedule_compensation": "compensation_scheduled",
     "dependents_compensated": "compensation_ready",
@@ -369,7 +370,9 @@ class Worker:
             if compensating:
                 plan = after_compensation_settled(claim.workflow, states, claim.step)
             else:
-                plan = after_step_completed(claim.workflow, run_state, states, claim.step)
+                results = {**claim.results, claim.step: json.loads(encoded or "null")}
+                data = {"input": claim.input, "results": results}
+                plan = after_step_completed(claim.workflow, run_state, states, claim.step, data)
             return self._apply(tx, claim, plan, run_state, now)
 
     def _record_failure(self, claim: Claim, error: Exception) -> None:

@@ -259,7 +259,7 @@ def test_submit_is_idempotent_on_run_id(tmp_path: Path) -> None:
     orch = orchestrator_on(tmp_path)
     assert orch.submit(wf, {"x": 1}, run_id="r1") == "r1"
     assert orch.submit(wf, {"x": 2}, run_id="r1") == "r1"
-    assert [e.kind for e in orch.events("r1")] == ["run_submitted"]
+    assert [e.kind for e in orch.events("r1")] == ["run_submitted", "step_ready"]
 
 
 def test_state_rebuilt_from_the_event_log_matches_the_tables(tmp_path: Path) -> None:
