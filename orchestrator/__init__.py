@@ -17,7 +17,8 @@ from ._errors import (
     StoreError,
     UnknownRun,
 )
-from ._hooks import Hook, HookEvent, HookPoint, Hooks
+from ._hooks import Hook, HookEvent, HookPoint, Hooks, trace_id_for
+from ._observe import EVENT_LOGGER, JsonEventLog, OpenTelemetryEvents, event_record
 from ._orchestrator import Orchestrator, RunStatus
 from ._registry import WorkflowRegistry, import_workflow
 from ._replay import rebuild_from_events
@@ -37,6 +38,7 @@ from ._worker import Worker, idempotency_key
 
 __all__ = [
     "BREAKER_TRANSITIONS",
+    "EVENT_LOGGER",
     "RUN_TRANSITIONS",
     "STEP_TRANSITIONS",
     "TERMINAL_RUN_STATES",
@@ -54,8 +56,10 @@ __all__ = [
     "HookPoint",
     "Hooks",
     "IllegalTransition",
+    "JsonEventLog",
     "ManualClock",
     "Not",
+    "OpenTelemetryEvents",
     "Orchestrator",
     "OrchestratorError",
     "RegistryError",
@@ -76,6 +80,7 @@ __all__ = [
     "Workflow",
     "WorkflowRegistry",
     "condition_from_dict",
+    "event_record",
     "idempotency_key",
     "import_workflow",
     "masked_url",
@@ -83,5 +88,6 @@ __all__ = [
     "next_run_state",
     "next_step_state",
     "rebuild_from_events",
+    "trace_id_for",
     "transition_graph",
 ]

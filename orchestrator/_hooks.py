@@ -7,6 +7,7 @@ at an exact point (between an effect and its record, say). Hooks must therefore 
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,17 @@ class HookEvent:
     attempt: int
     worker_id: str
     at: float
+    correlation_id: str | None = None
+
+    @property
+    def trace_id(self) -> str:
+        """A W3C-style 32-hex trace id shared by every event of the run."""
+        return trace_id_for(self.run_id)
+
+
+def trace_id_for(run_id: str) -> str:
+    """The trace id of a run: derived from its id, so every process agrees without storing it."""
+    return hashlib.blake2b(run_id.encode(), digest_size=16).hexdigest()
 
 
 Hook = Callable[[HookEvent], None]

@@ -129,7 +129,16 @@ class Orchestrator:
                 write_plan(tx, run_id, plan, RunState.RUNNING, now, "client")
         if created:
             self.hooks.fire(
-                HookEvent(HookPoint.RUN_SUBMITTED, run_id, definition.name, None, 0, "client", now)
+                HookEvent(
+                    HookPoint.RUN_SUBMITTED,
+                    run_id,
+                    definition.name,
+                    None,
+                    0,
+                    "client",
+                    now,
+                    correlation_id,
+                )
             )
         return run_id
 
@@ -173,7 +182,16 @@ class Orchestrator:
             )
         if finished:
             self.hooks.fire(
-                HookEvent(HookPoint.RUN_FINISHED, run_id, run.workflow, None, 0, "client", now)
+                HookEvent(
+                    HookPoint.RUN_FINISHED,
+                    run_id,
+                    run.workflow,
+                    None,
+                    0,
+                    "client",
+                    now,
+                    run.correlation_id,
+                )
             )
         return self.status(run_id)
 

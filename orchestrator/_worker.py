@@ -206,6 +206,7 @@ class Worker:
                 claim.attempt,
                 self.worker_id,
                 self.clock.now(),
+                claim.correlation_id,
             )
         )
 
