@@ -82,7 +82,7 @@ class Step:
     """One step: an action, an optional compensation, and when and how it runs."""
 
     name: str
-    action: Action
+    action: Action | None = None
     compensation: Action | None = None
     after: tuple[str, ...] = ()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -91,14 +91,25 @@ class Step:
     breaker: CircuitBreaker | None = None
     # Run the step only when this holds once its dependencies have settled; else skip it.
     when: Condition | None = None
+    # Run this workflow as a child run in place of an action; its failure fails the step.
+    subworkflow: Workflow | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
             raise DefinitionError(
                 f"Step name={self.name!r} is not a valid name: use letters, digits, '_' or '-'."
             )
-        if not callable(self.action):
+        if (self.action is None) == (self.subworkflow is None):
+            raise DefinitionError(
+                f"Step {self.name!r} needs exactly one of action=... or subworkflow=...; "
+                f"it has {'both' if self.action is not None else 'neither'}."
+            )
+        if self.action is not None and not callable(self.action):
             raise DefinitionError(f"Step {self.name!r}: action={self.action!r} is not callable.")
+        if self.subworkflow is not None and not isinstance(self.subworkflow, Workflow):
+            raise DefinitionError(
+                f"Step {self.name!r}: subworkflow={self.subworkflow!r} is not a Workflow."
+            )
         if self.compensation is not None and not callable(self.compensation):
             raise DefinitionError(
                 f"Step {self.name!r}: compensation={self.compensation!r} is not callable."
@@ -165,6 +176,12 @@ class Workflow:
                 "remove one of these dependencies."
             )
         self.order: tuple[str, ...] = tuple(nx.lexicographical_topological_sort(self.graph))
+        nested = self._nested_names()
+        if name in nested:
+            raise DefinitionError(
+                f"Workflow {name!r} v{version} contains itself as a sub-workflow, which would "
+                "never end. Remove the recursion."
+            )
         for step in self.steps.values():
             if step.when is None:
                 continue
@@ -175,6 +192,21 @@ class Workflow:
                     f"results of {sorted(unknowable)!r}, which do not run before it. Add them to "
                     "its after=[...] (directly or through other steps)."
                 )
+
+    def _nested_names(self) -> set[str]:
+        names: set[str] = set()
+        for step in self.steps.values():
+            if step.subworkflow is not None:
+                names |= {step.subworkflow.name} | step.subworkflow._nested_names()
+        return names
+
+    def subworkflows(self) -> list[Workflow]:
+        """Every workflow nested in this one, depth first."""
+        found: list[Workflow] = []
+        for step in self.steps.values():
+            if step.subworkflow is not None:
+                found += [step.subworkflow, *step.subworkflow.subworkflows()]
+        return found
 
     @property
     def key(self) -> tuple[str, int]:
@@ -198,6 +230,7 @@ class Workflow:
         parts = [
             f"{name}<{','.join(sorted(step.after))}>{'c' if step.compensation else ''}"
             f"{step.when.to_dict() if step.when else ''}"
+            f"{'/' + step.subworkflow.fingerprint() if step.subworkflow else ''}"
             for name, step in sorted(self.steps.items())
         ]
         return ";".join(parts)

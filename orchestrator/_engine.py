@@ -20,7 +20,7 @@ S = StepState
 
 # Steps that are still doing something during a rollback: nothing upstream of them may be undone.
 _ROLLBACK_ACTIVE = frozenset(
-    {S.RUNNING, S.COMPENSATION_PENDING, S.COMPENSATION_READY, S.COMPENSATING}
+    {S.RUNNING, S.WAITING, S.COMPENSATION_PENDING, S.COMPENSATION_READY, S.COMPENSATING}
 )
 
 

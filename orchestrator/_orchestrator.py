@@ -12,14 +12,14 @@ from sqlalchemy import func, select
 
 from ._clock import Clock, SystemClock
 from ._definition import Workflow
-from ._engine import on_cancel, on_submit
 from ._errors import SerializationError, UnknownRun
 from ._hooks import HookEvent, HookPoint, Hooks
 from ._registry import WorkflowRegistry
+from ._runs import cancel_run, create_run
 from ._schema import runs
-from ._states import TERMINAL_RUN_STATES, RunState, StepState, next_run_state
+from ._states import TERMINAL_RUN_STATES, RunState, StepState
 from ._store import EventRow, Store
-from ._worker import Worker, write_plan
+from ._worker import Worker
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class Orchestrator:
         )
         payload = dict(input or {})
         try:
-            encoded = json.dumps(payload, sort_keys=True)
+            json.dumps(payload)
         except (TypeError, ValueError) as error:
             raise SerializationError(
                 f"The input of workflow {definition.name!r} cannot be stored as JSON ({error}). "
@@ -103,30 +103,10 @@ class Orchestrator:
             ) from None
         run_id = run_id or uuid.uuid4().hex
         now = self.clock.now()
-        initial = dict.fromkeys(definition.order, StepState.PENDING)
         with self.store.transaction() as tx:
-            created = tx.insert_run(
-                {
-                    "run_id": run_id,
-                    "workflow": definition.name,
-                    "version": definition.version,
-                    "state": str(RunState.RUNNING),
-                    "input": encoded,
-                    "correlation_id": correlation_id,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-                initial,
+            created = create_run(
+                tx, self.registry, definition, run_id, payload, now, correlation_id=correlation_id
             )
-            if created:
-                tx.append_event(
-                    run_id,
-                    "run_submitted",
-                    now,
-                    detail={"version": definition.version, "correlation_id": correlation_id},
-                )
-                plan = on_submit(definition, {"input": payload, "results": {}})
-                write_plan(tx, run_id, plan, RunState.RUNNING, now, "client")
         if created:
             self.hooks.fire(
                 HookEvent(
@@ -173,13 +153,7 @@ class Orchestrator:
             run = tx.run(run_id)
             if run is None:
                 raise UnknownRun(f"Run {run_id!r} is not in the store; nothing to cancel.")
-            next_run_state(run.state, "cancel")  # refuses a run that is not running
-            workflow = self.registry.get(run.workflow, run.version)
-            states = {name: row.state for name, row in tx.steps(run_id).items()}
-            tx.append_event(run_id, "cancel_requested", now, detail={"reason": reason})
-            finished = write_plan(
-                tx, run_id, on_cancel(workflow, states), RunState(run.state), now, "client"
-            )
+            finished = cancel_run(tx, self.registry, run_id, now, "client", reason=reason)
         if finished:
             self.hooks.fire(
                 HookEvent(

@@ -27,6 +27,8 @@ class WorkflowRegistry:
                 "different definition. Give the new definition a new version number."
             )
         self._workflows[workflow.key] = workflow
+        for child in workflow.subworkflows():
+            self.register(child)
         return workflow
 
     def get(self, name: str, version: int | None = None) -> Workflow:

@@ -15,6 +15,7 @@ _STEP_EVENT_STATES = {
     "step_retry_scheduled": StepState.READY,
     "step_deferred": StepState.READY,
     "step_failed": StepState.FAILED,
+    "subworkflow_started": StepState.WAITING,
     "step_skipped": StepState.SKIPPED,
     "step_branch_skipped": StepState.SKIPPED,
     "compensation_scheduled": StepState.COMPENSATION_PENDING,

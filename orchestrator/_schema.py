@@ -37,6 +37,9 @@ runs = Table(
     Column("state", String(32), nullable=False),
     Column("input", Text, nullable=False),
     Column("correlation_id", String(128)),
+    # A child run started by a sub-workflow step points at the step that waits for it.
+    Column("parent_run_id", String(128)),
+    Column("parent_step", String(128)),
     # Retries spent by all steps of the run, against the workflow's retry budget.
     Column("retries_used", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),

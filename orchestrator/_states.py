@@ -34,6 +34,7 @@ class StepState(StrEnum):
     PENDING = "pending"  # waiting for the steps it depends on
     READY = "ready"  # may be claimed (once its not_before time has come)
     RUNNING = "running"  # claimed under a lease; its effect may be applied
+    WAITING = "waiting"  # a sub-workflow step waits for its child run to end
     COMPLETED = "completed"
     FAILED = "failed"  # failed for good: retries exhausted or non-retryable
     SKIPPED = "skipped"  # never started: the run rolled back first
@@ -72,6 +73,9 @@ STEP_TRANSITIONS: Mapping[tuple[StepState, str], StepState] = {
     # A circuit breaker is open: back to ready, the attempt not spent.
     (S.RUNNING, "defer"): S.READY,
     (S.RUNNING, "fail"): S.FAILED,
+    (S.RUNNING, "start_child"): S.WAITING,
+    (S.WAITING, "child_completed"): S.COMPLETED,
+    (S.WAITING, "child_failed"): S.FAILED,
     (S.PENDING, "branch_not_taken"): S.SKIPPED,
     (S.PENDING, "skip"): S.SKIPPED,
     (S.READY, "skip"): S.SKIPPED,

@@ -50,6 +50,8 @@ class RunRow:
     state: str
     input: str
     correlation_id: str | None
+    parent_run_id: str | None
+    parent_step: str | None
     retries_used: int
     created_at: float
     updated_at: float

@@ -21,25 +21,15 @@ from ._engine import Plan, after_compensation_settled, after_step_completed, aft
 from ._errors import SerializationError, StepTimeout, StoreError
 from ._hooks import HookEvent, HookPoint, Hooks
 from ._registry import WorkflowRegistry
+from ._runs import child_run_id, create_run, write_plan
 from ._states import (
-    TERMINAL_RUN_STATES,
     RunState,
     StepState,
-    next_run_state,
     next_step_state,
 )
 from ._store import LEASED, Store, StoreTransaction
 
 log = logging.getLogger("chaosflow.orchestrator")
-
-# The event log's name for each step move the engine plans.
-_MOVE_EVENT_KINDS = {
-    "dependencies_completed": "step_ready",
-    "branch_not_taken": "step_branch_skipped",
-    "skip": "step_skipped",
-    "schedule_compensation": "compensation_scheduled",
-    "dependents_compensated": "compensation_ready",
-}
 
 
 @dataclass(frozen=True)
@@ -218,6 +208,9 @@ class Worker:
         self._fire(
             HookPoint.COMPENSATION_CLAIMED if compensating else HookPoint.STEP_CLAIMED, claim
         )
+        if step.subworkflow is not None and not compensating:
+            self._start_child(claim, step.subworkflow)
+            return
         action = step.compensation if compensating else step.action
         assert action is not None  # only steps with a compensation are scheduled for one
         context = StepContext(
@@ -251,6 +244,38 @@ class Worker:
         )
         if finished:
             self._fire(HookPoint.RUN_FINISHED, claim)
+
+    def _start_child(self, claim: Claim, child: Workflow) -> None:
+        """Start the sub-workflow's run and park the step until the child ends, in one commit."""
+        self._fire(HookPoint.BEFORE_ACTION, claim)
+        now = self.clock.now()
+        child_id = child_run_id(claim.run_id, claim.step)
+        with self.store.transaction() as tx:
+            new_state = next_step_state(StepState.RUNNING, "start_child")
+            if not tx.finish_leased(claim.run_id, claim.step, claim.token, str(new_state), now):
+                self._lost_lease(tx, claim, now)
+                return
+            tx.append_event(
+                claim.run_id,
+                "subworkflow_started",
+                now,
+                step=claim.step,
+                attempt=claim.attempt,
+                worker_id=self.worker_id,
+                detail={"child": child_id, "workflow": child.name, "version": child.version},
+            )
+            create_run(
+                tx,
+                self.registry,
+                child,
+                child_id,
+                claim.input,
+                now,
+                correlation_id=claim.correlation_id,
+                parent=(claim.run_id, claim.step),
+                actor=self.worker_id,
+            )
+        self._fire(HookPoint.AFTER_COMMIT, claim)
 
     def _admitted(self, claim: Claim) -> bool:
         """Ask the step's circuit breaker; when it is open, put the step back, attempt unspent."""
@@ -465,7 +490,7 @@ class Worker:
     def _apply(
         self, tx: StoreTransaction, claim: Claim, plan: Plan, run_state: RunState, now: float
     ) -> bool:
-        return write_plan(tx, claim.run_id, plan, run_state, now, self.worker_id)
+        return write_plan(tx, self.registry, claim.run_id, plan, run_state, now, self.worker_id)
 
     def _lost_lease(self, tx: StoreTransaction, claim: Claim, now: float) -> None:
         # Another worker took the step over after our lease expired: its record wins, ours is
@@ -478,40 +503,6 @@ class Worker:
             attempt=claim.attempt,
             worker_id=self.worker_id,
         )
-
-
-def write_plan(
-    tx: StoreTransaction,
-    run_id: str,
-    plan: Plan,
-    run_state: RunState,
-    now: float,
-    worker_id: str | None,
-) -> bool:
-    """Write a plan's moves and their events; True when the run reached a terminal state."""
-
-    def write_moves() -> None:
-        for name, event, new_state in plan.step_moves:
-            # A compensation counts its own attempts, for its own retry policy.
-            extra = {"attempt": 0} if event == "schedule_compensation" else {}
-            tx.set_step_state(run_id, name, str(new_state), now, **extra)
-            tx.append_event(run_id, _MOVE_EVENT_KINDS[event], now, step=name, worker_id=worker_id)
-
-    # The log reads cause first: a run enters a rollback before its steps are scheduled for
-    # compensation, and ends after its last step moved.
-    moves_written = False
-    for event in plan.run_events:
-        new_run_state = next_run_state(run_state, event)
-        if new_run_state in TERMINAL_RUN_STATES and not moves_written:
-            write_moves()
-            moves_written = True
-        if new_run_state != run_state:
-            tx.set_run_state(run_id, str(new_run_state), now)
-            tx.append_event(run_id, f"run_{new_run_state}", now, worker_id=worker_id)
-            run_state = new_run_state
-    if not moves_written:
-        write_moves()
-    return run_state in TERMINAL_RUN_STATES
 
 
 def _encode_output(claim: Claim, output: Any) -> str:

@@ -1,0 +1,209 @@
+"""Run-level moves inside one transaction: create a run, write a plan, cancel, settle a parent.
+
+These are shared by the client API and the workers, and they recurse through sub-workflows: a
+child run that ends settles its parent's waiting step in the same transaction, and a parent that
+starts rolling back cancels the children it is waiting for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ._definition import Workflow
+from ._engine import Plan, after_step_completed, after_step_failed, on_cancel, on_submit
+from ._registry import WorkflowRegistry
+from ._states import TERMINAL_RUN_STATES, RunState, StepState, next_run_state, next_step_state
+from ._store import StoreTransaction
+
+# The event log's name for each step move the engine plans.
+MOVE_EVENT_KINDS = {
+    "dependencies_completed": "step_ready",
+    "branch_not_taken": "step_branch_skipped",
+    "skip": "step_skipped",
+    "schedule_compensation": "compensation_scheduled",
+    "dependents_compensated": "compensation_ready",
+}
+
+_ROLLBACK = frozenset({RunState.COMPENSATING, RunState.CANCELLING})
+
+
+def child_run_id(run_id: str, step: str) -> str:
+    """The id of the child run a sub-workflow step starts: derived, so a retry reuses it."""
+    return f"{run_id}.{step}"
+
+
+def create_run(
+    tx: StoreTransaction,
+    registry: WorkflowRegistry,
+    definition: Workflow,
+    run_id: str,
+    payload: Mapping[str, Any],
+    now: float,
+    *,
+    correlation_id: str | None = None,
+    parent: tuple[str, str] | None = None,
+    actor: str = "client",
+) -> bool:
+    """Insert a run, log its submission and make its first steps ready; False if it exists."""
+    created = tx.insert_run(
+        {
+            "run_id": run_id,
+            "workflow": definition.name,
+            "version": definition.version,
+            "state": str(RunState.RUNNING),
+            "input": json.dumps(dict(payload), sort_keys=True),
+            "correlation_id": correlation_id,
+            "parent_run_id": parent[0] if parent else None,
+            "parent_step": parent[1] if parent else None,
+            "created_at": now,
+            "updated_at": now,
+        },
+        dict.fromkeys(definition.order, StepState.PENDING),
+    )
+    if created:
+        detail: dict[str, Any] = {"version": definition.version, "correlation_id": correlation_id}
+        if parent:
+            detail["parent"] = {"run_id": parent[0], "step": parent[1]}
+        tx.append_event(run_id, "run_submitted", now, worker_id=actor, detail=detail)
+        plan = on_submit(definition, {"input": dict(payload), "results": {}})
+        write_plan(tx, registry, run_id, plan, RunState.RUNNING, now, actor)
+    return created
+
+
+def write_plan(
+    tx: StoreTransaction,
+    registry: WorkflowRegistry,
+    run_id: str,
+    plan: Plan,
+    run_state: RunState,
+    now: float,
+    actor: str | None,
+) -> bool:
+    """Write a plan's moves and their events; True when the run reached a terminal state."""
+
+    def write_moves() -> None:
+        for name, event, new_state in plan.step_moves:
+            # A compensation counts its own attempts, for its own retry policy.
+            extra = {"attempt": 0} if event == "schedule_compensation" else {}
+            tx.set_step_state(run_id, name, str(new_state), now, **extra)
+            tx.append_event(run_id, MOVE_EVENT_KINDS[event], now, step=name, worker_id=actor)
+
+    # The log reads cause first: a run enters a rollback before its steps are scheduled for
+    # compensation, and ends after its last step moved.
+    started_rollback = False
+    moves_written = False
+    for event in plan.run_events:
+        new_run_state = next_run_state(run_state, event)
+        if new_run_state in TERMINAL_RUN_STATES and not moves_written:
+            write_moves()
+            moves_written = True
+        if new_run_state != run_state:
+            started_rollback |= new_run_state in _ROLLBACK and run_state == RunState.RUNNING
+            tx.set_run_state(run_id, str(new_run_state), now)
+            tx.append_event(run_id, f"run_{new_run_state}", now, worker_id=actor)
+            run_state = new_run_state
+    if not moves_written:
+        write_moves()
+    finished = run_state in TERMINAL_RUN_STATES
+    # Recursion last, so that it reads this run's steps as they now are.
+    if started_rollback:
+        for name, row in tx.steps(run_id).items():
+            if row.state == StepState.WAITING:
+                cancel_run(
+                    tx,
+                    registry,
+                    child_run_id(run_id, name),
+                    now,
+                    actor,
+                    reason=f"parent run {run_id!r} is rolling back",
+                )
+    if finished:
+        settle_parent(tx, registry, run_id, run_state, now, actor)
+    return finished
+
+
+def cancel_run(
+    tx: StoreTransaction,
+    registry: WorkflowRegistry,
+    run_id: str,
+    now: float,
+    actor: str | None,
+    *,
+    reason: str = "",
+) -> bool:
+    """Cancel a running run (IllegalTransition if it is not running); True if it ended at once."""
+    run = tx.run(run_id)
+    if run is None:
+        return False
+    next_run_state(run.state, "cancel")  # refuses a run that is not running
+    workflow = registry.get(run.workflow, run.version)
+    states = {name: row.state for name, row in tx.steps(run_id).items()}
+    tx.append_event(run_id, "cancel_requested", now, worker_id=actor, detail={"reason": reason})
+    return write_plan(
+        tx, registry, run_id, on_cancel(workflow, states), RunState(run.state), now, actor
+    )
+
+
+def settle_parent(
+    tx: StoreTransaction,
+    registry: WorkflowRegistry,
+    run_id: str,
+    state: RunState,
+    now: float,
+    actor: str | None,
+) -> None:
+    """If ``run_id`` is a child run, complete or fail the parent step that waits for it."""
+    child = tx.run(run_id)
+    if child is None or child.parent_run_id is None or child.parent_step is None:
+        return
+    parent = tx.run(child.parent_run_id)
+    assert parent is not None  # a child never outlives its parent
+    step = child.parent_step
+    rows = tx.steps(parent.run_id)
+    if rows[step].state != StepState.WAITING:
+        return  # already settled (a replayed transition)
+    workflow = registry.get(parent.workflow, parent.version)
+    parent_state = RunState(parent.state)
+    if state == RunState.COMPLETED:
+        outputs = {
+            name: json.loads(row.output)
+            for name, row in tx.steps(run_id).items()
+            if row.output is not None
+        }
+        new_state = next_step_state(StepState.WAITING, "child_completed")
+        tx.set_step_state(
+            parent.run_id, step, str(new_state), now, output=json.dumps(outputs), error=None
+        )
+        tx.append_event(
+            parent.run_id,
+            "step_completed",
+            now,
+            step=step,
+            worker_id=actor,
+            detail={"child": run_id},
+        )
+        states = {name: row.state for name, row in tx.steps(parent.run_id).items()}
+        results = {
+            n: json.loads(r.output)
+            for n, r in tx.steps(parent.run_id).items()
+            if r.output is not None
+        }
+        data = {"input": json.loads(parent.input), "results": results}
+        plan = after_step_completed(workflow, parent_state, states, step, data)
+    else:
+        new_state = next_step_state(StepState.WAITING, "child_failed")
+        error = f"child run {run_id!r} ended {state}"
+        tx.set_step_state(parent.run_id, step, str(new_state), now, error=error)
+        tx.append_event(
+            parent.run_id,
+            "step_failed",
+            now,
+            step=step,
+            worker_id=actor,
+            detail={"child": run_id, "error": error},
+        )
+        states = {name: row.state for name, row in tx.steps(parent.run_id).items()}
+        plan = after_step_failed(workflow, parent_state, states, step)
+    write_plan(tx, registry, parent.run_id, plan, parent_state, now, actor)

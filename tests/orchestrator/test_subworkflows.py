@@ -1,0 +1,129 @@
+"""Sub-workflows: a step that runs a child workflow, whose failure or cancel reaches the parent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator import (
+    DefinitionError,
+    ManualClock,
+    Orchestrator,
+    RetryPolicy,
+    RunState,
+    Step,
+    StepContext,
+    StepState,
+    Workflow,
+    rebuild_from_events,
+)
+
+ONCE = RetryPolicy(max_attempts=1)
+
+
+class Log:
+    def __init__(self, failing: set[str] | None = None) -> None:
+        self.calls: list[str] = []
+        self.failing = failing or set()
+
+    def do(self, ctx: StepContext) -> Any:
+        self.calls.append(f"{ctx.workflow}.{ctx.step}")
+        if ctx.step in self.failing:
+            raise RuntimeError(f"{ctx.step} refused")
+        return ctx.step
+
+    def undo(self, ctx: StepContext) -> None:
+        self.calls.append(f"undo {ctx.workflow}.{ctx.step}")
+
+    def step(self, name: str, *after: str) -> Step:
+        return Step(name, self.do, self.undo, after=after, retry=ONCE)
+
+
+def build(log: Log) -> tuple[Workflow, Workflow]:
+    child = Workflow("payment", [log.step("authorise"), log.step("capture", "authorise")])
+    parent = Workflow(
+        "order",
+        [
+            log.step("reserve"),
+            Step("pay", subworkflow=child, after=("reserve",)),
+            log.step("ship", "pay"),
+        ],
+    )
+    return parent, child
+
+
+def orchestrator(tmp_path: Path, parent: Workflow) -> Orchestrator:
+    orch = Orchestrator(f"sqlite:///{tmp_path / 's.db'}", clock=ManualClock(0.0))
+    orch.register(parent)  # registers the child too
+    return orch
+
+
+def test_a_completed_child_completes_the_parent_step(tmp_path: Path) -> None:
+    log = Log()
+    parent, child = build(log)
+    orch = orchestrator(tmp_path, parent)
+    run_id = orch.submit("order", {"sku": "x"})
+    orch.run_until_quiet(max_seconds=60)
+    status = orch.status(run_id)
+    assert status.state == RunState.COMPLETED
+    assert status.outputs["pay"] == {"authorise": "authorise", "capture": "capture"}
+    assert log.calls == ["order.reserve", "payment.authorise", "payment.capture", "order.ship"]
+    child_status = orch.status(f"{run_id}.pay")
+    assert child_status.state == RunState.COMPLETED and child_status.workflow == "payment"
+    for rid, definition in ((run_id, parent), (f"{run_id}.pay", child)):
+        state = orch.status(rid)
+        assert rebuild_from_events(definition, orch.events(rid)) == (state.state, dict(state.steps))
+
+
+def test_a_failed_child_takes_the_parent_down_its_failure_path(tmp_path: Path) -> None:
+    log = Log(failing={"capture"})
+    parent, _ = build(log)
+    orch = orchestrator(tmp_path, parent)
+    run_id = orch.submit("order", {})
+    orch.run_until_quiet(max_seconds=60)
+    assert orch.status(f"{run_id}.pay").state == RunState.COMPENSATED
+    status = orch.status(run_id)
+    assert status.state == RunState.COMPENSATED
+    assert status.steps == {
+        "reserve": StepState.COMPENSATED,
+        "pay": StepState.FAILED,
+        "ship": StepState.SKIPPED,
+    }
+    # The child undoes its own work first, then the parent undoes what came before the child.
+    assert log.calls[-2:] == ["undo payment.authorise", "undo order.reserve"]
+
+
+def test_cancelling_the_parent_cancels_the_child(tmp_path: Path) -> None:
+    log = Log()
+    parent, _ = build(log)
+    orch = orchestrator(tmp_path, parent)
+    run_id = orch.submit("order", {})
+    worker = orch.worker()
+    while (
+        orch.status(run_id).steps["pay"] != StepState.WAITING
+        or not orch.status(f"{run_id}.pay").steps["authorise"] == StepState.COMPLETED
+    ):
+        assert worker.tick()
+    orch.cancel(run_id, reason="customer cancelled")
+    orch.run_until_quiet(max_seconds=60)
+    assert orch.status(f"{run_id}.pay").state == RunState.CANCELLED
+    assert orch.status(run_id).state == RunState.CANCELLED
+    assert "undo payment.authorise" in log.calls and "undo order.reserve" in log.calls
+    assert "payment.capture" not in log.calls
+    kinds = [e.kind for e in orch.events(f"{run_id}.pay")]
+    assert "cancel_requested" in kinds
+
+
+def test_sub_workflow_definitions_are_checked() -> None:
+    log = Log()
+    with pytest.raises(
+        DefinitionError, match="needs exactly one of action=... or subworkflow=...; it has both"
+    ):
+        Step("x", log.do, subworkflow=Workflow("c", [log.step("a")]))
+    with pytest.raises(DefinitionError, match="it has neither"):
+        Step("x")
+    inner = Workflow("loop", [log.step("a")])
+    with pytest.raises(DefinitionError, match="contains itself as a sub-workflow"):
+        Workflow("loop", [Step("again", subworkflow=inner)], version=2)
