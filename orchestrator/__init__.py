@@ -8,6 +8,7 @@ from ._breaker import BREAKER_TRANSITIONS, BreakerState, CircuitBreaker, next_br
 from ._clock import Clock, ManualClock, SystemClock
 from ._definition import Action, RetryPolicy, Step, StepContext, Workflow
 from ._errors import (
+    ContractViolation,
     DefinitionError,
     IllegalTransition,
     OrchestratorError,
@@ -17,7 +18,7 @@ from ._errors import (
     StoreError,
     UnknownRun,
 )
-from ._hooks import Hook, HookEvent, HookPoint, Hooks, trace_id_for
+from ._hooks import Hook, HookEvent, HookPoint, Hooks, Interceptor, trace_id_for
 from ._observe import EVENT_LOGGER, JsonEventLog, OpenTelemetryEvents, event_record
 from ._orchestrator import Orchestrator, RunStatus
 from ._registry import WorkflowRegistry, import_workflow
@@ -49,6 +50,7 @@ __all__ = [
     "CircuitBreaker",
     "Clock",
     "Condition",
+    "ContractViolation",
     "DefinitionError",
     "EventRow",
     "Hook",
@@ -56,6 +58,7 @@ __all__ = [
     "HookPoint",
     "Hooks",
     "IllegalTransition",
+    "Interceptor",
     "JsonEventLog",
     "ManualClock",
     "Not",

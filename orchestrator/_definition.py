@@ -93,6 +93,9 @@ class Step:
     when: Condition | None = None
     # Run this workflow as a child run in place of an action; its failure fails the step.
     subworkflow: Workflow | None = None
+    # Contracts checked at run time: a broken one fails the step for good (no retry).
+    precondition: Callable[[StepContext], bool] | None = None
+    postcondition: Callable[[StepContext, Any], bool] | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():

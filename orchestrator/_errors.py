@@ -9,6 +9,7 @@ Every exception the orchestrator raises on purpose derives from one root::
     ├── UnknownRun             a run id the store does not know
     ├── SerializationError     a step's input or output is not JSON-serialisable
     ├── StepTimeout            a step ran past its timeout (recorded as a step failure)
+    ├── ContractViolation      a step's pre- or postcondition does not hold
     └── StoreError             the durable store could not be reached or used
 """
 
@@ -54,6 +55,10 @@ class SerializationError(OrchestratorError):
 
 class StepTimeout(OrchestratorError):
     """A step's action or compensation ran past its timeout."""
+
+
+class ContractViolation(OrchestratorError):
+    """A step's precondition or postcondition does not hold; the step fails for good."""
 
 
 class StoreError(OrchestratorError):

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class HookPoint(StrEnum):
@@ -58,12 +59,18 @@ def trace_id_for(run_id: str) -> str:
 
 Hook = Callable[[HookEvent], None]
 
+# Middleware around every action and compensation: it gets the step's context and a callable that
+# runs the rest of the chain (ending in the action itself), and returns the output. Inside the
+# step's timeout and error handling, so what it raises is a step failure, not a worker crash.
+Interceptor = Callable[[Any, Callable[[], Any]], Any]
+
 
 class Hooks:
     """A list of listeners, fired in the order they were added."""
 
     def __init__(self) -> None:
         self._listeners: list[Hook] = []
+        self._interceptors: list[Interceptor] = []
         self._lock = threading.Lock()
 
     def add_listener(self, hook: Hook) -> Callable[[], None]:
@@ -78,9 +85,33 @@ class Hooks:
 
         return remove
 
+    def add_interceptor(self, interceptor: Interceptor) -> Callable[[], None]:
+        """Add middleware around actions and compensations; returns a callable removing it."""
+        with self._lock:
+            self._interceptors.append(interceptor)
+
+        def remove() -> None:
+            with self._lock:
+                if interceptor in self._interceptors:
+                    self._interceptors.remove(interceptor)
+
+        return remove
+
+    def intercept(self, context: Any, call: Callable[[], Any]) -> Any:
+        """Run ``call`` through every interceptor, the first added outermost."""
+        with self._lock:
+            chain = list(self._interceptors)
+        for interceptor in reversed(chain):
+            call = _bind(interceptor, context, call)
+        return call()
+
     def fire(self, event: HookEvent) -> None:
         """Call every listener with ``event``; an exception from a listener propagates."""
         with self._lock:
             listeners = list(self._listeners)
         for hook in listeners:
             hook(event)
+
+
+def _bind(interceptor: Interceptor, context: Any, call: Callable[[], Any]) -> Callable[[], Any]:
+    return lambda: interceptor(context, call)

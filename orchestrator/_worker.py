@@ -16,9 +16,9 @@ from sqlalchemy.exc import OperationalError
 
 from ._breaker import admit, record
 from ._clock import Clock, SystemClock
-from ._definition import Action, RetryPolicy, StepContext, Workflow
+from ._definition import Action, RetryPolicy, Step, StepContext, Workflow
 from ._engine import Plan, after_compensation_settled, after_step_completed, after_step_failed
-from ._errors import SerializationError, StepTimeout, StoreError
+from ._errors import ContractViolation, SerializationError, StepTimeout, StoreError
 from ._hooks import HookEvent, HookPoint, Hooks
 from ._registry import WorkflowRegistry
 from ._runs import child_run_id, create_run, write_plan
@@ -231,8 +231,16 @@ class Worker:
             HookPoint.BEFORE_COMPENSATION if compensating else HookPoint.BEFORE_ACTION, claim
         )
         try:
+            if not compensating:
+                _check_precondition(step, context)
             with self._heartbeat(claim):
-                output = _call_with_timeout(action, context, step.timeout)
+                output = _call_with_timeout(
+                    lambda ctx: self.hooks.intercept(ctx, lambda: action(ctx)),
+                    context,
+                    step.timeout,
+                )
+            if not compensating:
+                _check_postcondition(step, context, output)
             encoded = None if compensating else _encode_output(claim, output)
         except Exception as error:  # a step may raise anything; BaseException (a crash) unwinds
             self._record_failure(claim, error)
@@ -409,13 +417,15 @@ class Worker:
         current = StepState.COMPENSATING if compensating else StepState.RUNNING
         retry = (
             policy.retryable(error)
-            and not isinstance(error, SerializationError)
+            and not isinstance(error, (SerializationError, ContractViolation))
             and claim.attempt < policy.max_attempts
         )
         detail: dict[str, Any] = {
             "error": f"{type(error).__name__}: {error}",
             "attempt": claim.attempt,
         }
+        if isinstance(error, ContractViolation):
+            detail["anomaly"] = "contract_violation"
         with self.store.transaction() as tx:
             self._breaker_outcome(tx, claim, now, success=False)
             if retry and not tx.spend_retry(claim.run_id, claim.workflow.retry_budget):
@@ -514,6 +524,22 @@ def _encode_output(claim: Claim, output: Any) -> str:
             f"{type(output).__name__}, which cannot be stored as JSON ({error}). Return "
             "JSON-serialisable data (dict, list, str, int, float, bool, None)."
         ) from None
+
+
+def _check_precondition(step: Step, context: StepContext) -> None:
+    if step.precondition is not None and not step.precondition(context):
+        raise ContractViolation(
+            f"Precondition of step {step.name!r} does not hold for run {context.run_id!r}; the "
+            "step was not run. Check the run's input and the results it depends on."
+        )
+
+
+def _check_postcondition(step: Step, context: StepContext, output: Any) -> None:
+    if step.postcondition is not None and not step.postcondition(context, output):
+        raise ContractViolation(
+            f"Postcondition of step {step.name!r} does not hold for its output {output!r} "
+            f"(run {context.run_id!r}, attempt {context.attempt})."
+        )
 
 
 def _call_with_timeout(action: Action, context: StepContext, timeout: float | None) -> Any:

@@ -1,0 +1,126 @@
+"""Pre- and postconditions, and interceptors around actions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from orchestrator import (
+    ManualClock,
+    Orchestrator,
+    RetryPolicy,
+    RunState,
+    Step,
+    Workflow,
+)
+
+
+def orch_on(tmp_path: Path) -> Orchestrator:
+    return Orchestrator(f"sqlite:///{tmp_path / 's.db'}", clock=ManualClock(0.0))
+
+
+def test_broken_postcondition_fails_for_good_and_compensates(tmp_path: Path) -> None:
+    undone: list[str] = []
+    wf = Workflow(
+        "post",
+        [
+            Step("reserve", lambda ctx: {"qty": 1}, lambda ctx: undone.append("reserve")),
+            Step(
+                "charge",
+                lambda ctx: {"amount": -5},
+                lambda ctx: undone.append("charge"),
+                after=("reserve",),
+                postcondition=lambda ctx, out: out["amount"] > 0,
+            ),
+        ],
+    )
+    orch = orch_on(tmp_path)
+    run_id = orch.submit(wf, {})
+    orch.run_until_quiet(max_seconds=60)
+    assert orch.status(run_id).state == RunState.COMPENSATED
+    (failed,) = [e for e in orch.events(run_id) if e.kind == "step_failed"]
+    assert failed.attempt == 1  # never retried
+    assert failed.detail["anomaly"] == "contract_violation"
+    assert (
+        "Postcondition of step 'charge' does not hold for its output {'amount': -5}"
+        in (failed.detail["error"])
+    )
+    assert undone == ["charge", "reserve"]
+
+
+def test_broken_precondition_stops_the_action(tmp_path: Path) -> None:
+    ran: list[str] = []
+    wf = Workflow(
+        "pre",
+        [
+            Step(
+                "ship",
+                lambda ctx: ran.append("ship"),
+                precondition=lambda ctx: bool(ctx.input.get("address")),
+            )
+        ],
+    )
+    orch = orch_on(tmp_path)
+    run_id = orch.submit(wf, {"address": ""})
+    orch.run_until_quiet(max_seconds=60)
+    assert ran == []
+    (failed,) = [e for e in orch.events(run_id) if e.kind == "step_failed"]
+    assert "Precondition of step 'ship' does not hold" in failed.detail["error"]
+
+
+def test_interceptors_wrap_actions_in_order_and_their_errors_are_step_failures(
+    tmp_path: Path,
+) -> None:
+    seen: list[str] = []
+
+    def outer(ctx: Any, call: Callable[[], Any]) -> Any:
+        seen.append(f"outer>{ctx.step}")
+        return call()
+
+    def flaky(ctx: Any, call: Callable[[], Any]) -> Any:
+        seen.append(f"flaky>{ctx.step}#{ctx.attempt}")
+        if ctx.attempt == 1:
+            raise ConnectionError("injected transient error")
+        return call()
+
+    wf = Workflow(
+        "icpt",
+        [
+            Step(
+                "a",
+                lambda ctx: "out",
+                retry=RetryPolicy(max_attempts=2, initial_interval=0, max_interval=0),
+            )
+        ],
+    )
+    orch = orch_on(tmp_path)
+    orch.hooks.add_interceptor(outer)
+    remove = orch.hooks.add_interceptor(flaky)
+    run_id = orch.submit(wf, {})
+    orch.run_until_quiet(max_seconds=60)
+    assert orch.status(run_id).state == RunState.COMPLETED
+    assert seen == ["outer>a", "flaky>a#1", "outer>a", "flaky>a#2"]
+    retry = [e for e in orch.events(run_id) if e.kind == "step_retry_scheduled"]
+    assert "injected transient error" in retry[0].detail["error"]
+    remove()
+    assert orch.hooks.intercept(SimpleNamespace(step="z", attempt=1), lambda: 42) == 42
+    assert seen[4:] == ["outer>z"]  # flaky is gone, outer stays
+
+
+def test_an_interceptor_hang_is_cut_by_the_step_timeout(tmp_path: Path) -> None:
+    def hang(ctx: Any, call: Callable[[], Any]) -> Any:
+        time.sleep(2)
+        return call()
+
+    wf = Workflow(
+        "hang", [Step("a", lambda ctx: 1, timeout=0.2, retry=RetryPolicy(max_attempts=1))]
+    )
+    orch = orch_on(tmp_path)
+    orch.hooks.add_interceptor(hang)
+    run_id = orch.submit(wf, {})
+    orch.run_until_quiet(max_seconds=60)
+    (failed,) = [e for e in orch.events(run_id) if e.kind == "step_failed"]
+    assert "StepTimeout" in failed.detail["error"]
