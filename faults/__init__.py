@@ -7,11 +7,19 @@ events it publishes (plain callables), and talk to Toxiproxy, processes and data
 from ._crash import CRASH_MODES, CrashAt, HookEventLike, InjectedFault, SimulatedCrash
 from ._errors import FaultError, FaultPlanError, PostgresClusterError, ToxiproxyError
 from ._plan import CRASH_POINTS, FAULT_KINDS, Fault, FaultPlan
+from ._step_faults import (
+    STEP_FAULT_KINDS,
+    InjectedStepError,
+    StepContextLike,
+    StepFault,
+    StepFaultInjector,
+)
 
 __all__ = [
     "CRASH_MODES",
     "CRASH_POINTS",
     "FAULT_KINDS",
+    "STEP_FAULT_KINDS",
     "CrashAt",
     "Fault",
     "FaultError",
@@ -19,7 +27,11 @@ __all__ = [
     "FaultPlanError",
     "HookEventLike",
     "InjectedFault",
+    "InjectedStepError",
     "PostgresClusterError",
     "SimulatedCrash",
+    "StepContextLike",
+    "StepFault",
+    "StepFaultInjector",
     "ToxiproxyError",
 ]
