@@ -4,6 +4,7 @@
 events it publishes (plain callables), and talk to Toxiproxy, processes and databases directly.
 """
 
+from ._clock_faults import ClockLike, SkewedClock
 from ._crash import CRASH_MODES, CrashAt, HookEventLike, InjectedFault, SimulatedCrash
 from ._errors import FaultError, FaultPlanError, PostgresClusterError, ToxiproxyError
 from ._plan import CRASH_POINTS, FAULT_KINDS, Fault, FaultPlan
@@ -20,6 +21,7 @@ __all__ = [
     "CRASH_POINTS",
     "FAULT_KINDS",
     "STEP_FAULT_KINDS",
+    "ClockLike",
     "CrashAt",
     "Fault",
     "FaultError",
@@ -30,6 +32,7 @@ __all__ = [
     "InjectedStepError",
     "PostgresClusterError",
     "SimulatedCrash",
+    "SkewedClock",
     "StepContextLike",
     "StepFault",
     "StepFaultInjector",
