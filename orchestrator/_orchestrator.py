@@ -15,6 +15,7 @@ from ._definition import Workflow
 from ._errors import SerializationError, UnknownRun
 from ._hooks import HookEvent, HookPoint, Hooks
 from ._registry import WorkflowRegistry
+from ._retry import db_retry
 from ._runs import cancel_run, create_run
 from ._schema import runs
 from ._states import TERMINAL_RUN_STATES, RunState, StepState
@@ -103,10 +104,7 @@ class Orchestrator:
             ) from None
         run_id = run_id or uuid.uuid4().hex
         now = self.clock.now()
-        with self.store.transaction() as tx:
-            created = create_run(
-                tx, self.registry, definition, run_id, payload, now, correlation_id=correlation_id
-            )
+        created = self._create(definition, run_id, payload, now, correlation_id)
         if created:
             self.hooks.fire(
                 HookEvent(
@@ -121,6 +119,21 @@ class Orchestrator:
                 )
             )
         return run_id
+
+    @db_retry()
+    def _create(
+        self,
+        definition: Workflow,
+        run_id: str,
+        payload: Mapping[str, Any],
+        now: float,
+        correlation_id: str | None,
+    ) -> bool:
+        # Idempotent on run_id, so a retry after a lost acknowledgement creates nothing twice.
+        with self.store.transaction() as tx:
+            return create_run(
+                tx, self.registry, definition, run_id, payload, now, correlation_id=correlation_id
+            )
 
     def status(self, run_id: str) -> RunStatus:
         """The run's current state; raises UnknownRun for an id the store does not know."""

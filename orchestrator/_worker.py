@@ -21,6 +21,7 @@ from ._engine import Plan, after_compensation_settled, after_step_completed, aft
 from ._errors import ContractViolation, SerializationError, StepTimeout, StoreError
 from ._hooks import HookEvent, HookPoint, Hooks
 from ._registry import WorkflowRegistry
+from ._retry import db_retry
 from ._runs import child_run_id, create_run, write_plan
 from ._states import (
     RunState,
@@ -379,6 +380,7 @@ class Worker:
             done.set()
             thread.join()
 
+    @db_retry()
     def _record_success(self, claim: Claim, encoded: str | None) -> bool:
         now = self.clock.now()
         compensating = claim.purpose == "compensation"
@@ -409,6 +411,7 @@ class Worker:
                 plan = after_step_completed(claim.workflow, run_state, states, claim.step, data)
             return self._apply(tx, claim, plan, run_state, now)
 
+    @db_retry()
     def _record_failure(self, claim: Claim, error: Exception) -> None:
         now = self.clock.now()
         compensating = claim.purpose == "compensation"
