@@ -19,10 +19,10 @@ pytestmark = pytest.mark.postgres
 
 
 def test_order_saga_runs_on_postgres_with_two_worker_processes(
-    postgres_url: str, tmp_path: Path
+    fresh_postgres_url: str, tmp_path: Path
 ) -> None:
     ledger = EffectLedger(tmp_path / "effects.db")
-    orch = Orchestrator(postgres_url)
+    orch = Orchestrator(fresh_postgres_url)
     orch.register(order_saga)
     prefix = tmp_path.name
     run_ids = [
@@ -36,7 +36,7 @@ def test_order_saga_runs_on_postgres_with_two_worker_processes(
         "chaosflow",
         "worker",
         "--db",
-        postgres_url,
+        fresh_postgres_url,
         "--workflow",
         "examples.order_saga:order_saga",
         "--until-idle",

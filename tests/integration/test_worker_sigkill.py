@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from orchestrator import Orchestrator, RunState
 from scenarios import EffectLedger, check
 
@@ -43,8 +45,17 @@ def worker(db: str, ledger: Path, *extra: str) -> subprocess.CompletedProcess[st
     )
 
 
-def test_sigkilled_worker_is_recovered_and_the_charge_applies_once(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'store.db'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("fresh_postgres_url"))
+
+
+def test_sigkilled_worker_is_recovered_and_the_charge_applies_once(
+    tmp_path: Path, store_url: str
+) -> None:
+    db = store_url
     ledger = EffectLedger(tmp_path / "effects.db")
     orch = Orchestrator(db)
     from examples.order_saga import order_saga
