@@ -12,7 +12,7 @@ def demo_scenario(seed: int = 0) -> Scenario:
     """Four orders, one undeliverable; a worker dies after a charge, before recording it."""
     from examples.order_saga import DEMO_ORDERS, order_saga
 
-    plan = FaultPlan((Fault("crash", "after_action", step="charge_payment", nth=1),), seed=seed)
+    plan = FaultPlan((Fault.crash("after_action", step="charge_payment", nth=1),), seed=seed)
     return Scenario("order-saga-demo", order_saga, DEMO_ORDERS, plan, seed=seed)
 
 

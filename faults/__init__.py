@@ -4,10 +4,23 @@
 events it publishes (plain callables), and talk to Toxiproxy, processes and databases directly.
 """
 
-from ._clock_faults import ClockLike, SkewedClock
+from ._clock_faults import ClockFaultInjector, ClockLike, SkewedClock
 from ._crash import CRASH_MODES, CrashAt, HookEventLike, InjectedFault, SimulatedCrash
 from ._errors import FaultError, FaultPlanError, PostgresClusterError, ToxiproxyError
-from ._plan import CRASH_POINTS, FAULT_KINDS, Fault, FaultPlan
+from ._nemesis import Injector, Nemesis
+from ._network_twin import NetworkTwin, NetworkTwinError
+from ._plan import (
+    CLOCK_ACTIONS,
+    CRASH_POINTS,
+    FAULT_KINDS,
+    HOOK_POINTS,
+    PROCESS_ACTIONS,
+    STORE_ACTIONS,
+    Fault,
+    FaultPlan,
+    Trigger,
+)
+from ._process_faults import ProcessFaultInjector
 from ._step_faults import (
     STEP_FAULT_KINDS,
     InjectedStepError,
@@ -15,26 +28,43 @@ from ._step_faults import (
     StepFault,
     StepFaultInjector,
 )
+from ._store_faults import InjectedStoreError, StoreFaultInjector
+from ._toxics import STREAMS, TOXIC_ATTRIBUTES
 
 __all__ = [
+    "CLOCK_ACTIONS",
     "CRASH_MODES",
     "CRASH_POINTS",
-    "FAULT_KINDS",
-    "STEP_FAULT_KINDS",
+    "ClockFaultInjector",
     "ClockLike",
     "CrashAt",
+    "FAULT_KINDS",
     "Fault",
     "FaultError",
     "FaultPlan",
     "FaultPlanError",
+    "HOOK_POINTS",
     "HookEventLike",
     "InjectedFault",
     "InjectedStepError",
+    "InjectedStoreError",
+    "Injector",
+    "Nemesis",
+    "NetworkTwin",
+    "NetworkTwinError",
+    "PROCESS_ACTIONS",
     "PostgresClusterError",
+    "ProcessFaultInjector",
+    "STEP_FAULT_KINDS",
+    "STORE_ACTIONS",
+    "STREAMS",
     "SimulatedCrash",
     "SkewedClock",
     "StepContextLike",
     "StepFault",
     "StepFaultInjector",
+    "StoreFaultInjector",
+    "TOXIC_ATTRIBUTES",
     "ToxiproxyError",
+    "Trigger",
 ]

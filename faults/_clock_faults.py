@@ -8,7 +8,8 @@ ahead) or late (clock behind).
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from ._errors import FaultPlanError
 
@@ -48,3 +49,30 @@ class SkewedClock:
             raise FaultPlanError(f"Clock jump seconds={seconds!r} is not a number.")
         with self._lock:
             self._offset += seconds
+
+
+class ClockFaultInjector:
+    """Carries out ``clock`` faults on the named workers' skewed clocks."""
+
+    def __init__(self, clocks: Mapping[str, SkewedClock]) -> None:
+        self.clocks = clocks
+
+    def _clock(self, fault: Any) -> SkewedClock:
+        try:
+            return self.clocks[fault.target]
+        except KeyError:
+            raise FaultPlanError(
+                f"clock fault target={fault.target!r} names no worker; workers: "
+                f"{', '.join(sorted(self.clocks))}."
+            ) from None
+
+    def inject(self, fault: Any) -> str:
+        """Skew or jump the target worker's clock by ``seconds``."""
+        seconds = float(fault.params["seconds"])
+        self._clock(fault).jump(seconds)
+        return f"{fault.params['action']} {seconds:+}s"
+
+    def heal(self, fault: Any) -> None:
+        """A skew is undone; a jump stays (time does not jump back by itself)."""
+        if fault.params["action"] == "skew":
+            self._clock(fault).jump(-float(fault.params["seconds"]))

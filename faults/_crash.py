@@ -39,14 +39,18 @@ class SimulatedCrash(BaseException):
 CRASH_MODES = ("raise", "sigkill")
 
 
-@dataclass(frozen=True)
+@dataclass
 class InjectedFault:
-    """A record of one fault that fired: what, where, and when (on the orchestrator's clock)."""
+    """A record of one fault that fired: what, where, when it struck and when it healed.
+
+    Times are on the orchestrator's clock.
+    """
 
     kind: str
     target: str
     at: float
     detail: str = ""
+    healed_at: float | None = None
 
 
 @dataclass

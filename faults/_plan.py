@@ -1,19 +1,38 @@
-"""The fault plan: declarative, serialisable, seeded data that says which faults to inject when.
+"""The fault plan: declarative, serialisable, seeded data that says which faults strike when.
 
-The foundation knows one kind, ``crash`` (a crash point); the plan format is what grows.
+A plan is a list of :class:`Fault`: a kind, a target, a :class:`Trigger` (a time offset, or the
+n-th hook event at a point, optionally of one step, each with a probability), a duration after
+which the fault heals, and the kind's own parameters. Plans load from YAML or JSON and are
+validated when they are built, naming the field and the value that is wrong. The same plan drives
+the simulation (through in-memory twins) and a real run (through real injectors).
+
+| kind | target | params |
+|---|---|---|
+| crash | - (the trigger names point and step) | mode: raise, sigkill |
+| step | step name (or all) | fault (a STEP_FAULT_KINDS name); attempts, seconds, output, ... |
+| network | proxy name | toxic (a Toxiproxy toxic), stream, toxicity, attributes |
+| partition | proxy name | - |
+| process | worker name | action: sigkill, sigstop (healed by SIGCONT), restart |
+| clock | worker name | action: skew (healed), jump; seconds |
+| store | - | action: connection_loss, commit_fail, ack_lost, latency; seconds, probability |
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
-from ._crash import CRASH_MODES, CrashAt
+import yaml
+
+from ._crash import CRASH_MODES
 from ._errors import FaultPlanError
+from ._step_faults import STEP_FAULT_KINDS, StepFault
+from ._toxics import STREAMS, TOXIC_ATTRIBUTES
 
-# Hook points a crash may target; kept in step with the orchestrator's HookPoint by a test.
-CRASH_POINTS = (
+# Hook points a trigger may name; kept in step with the orchestrator's HookPoint by a test.
+HOOK_POINTS = (
+    "run_submitted",
     "step_claimed",
     "before_action",
     "after_action",
@@ -22,29 +41,258 @@ CRASH_POINTS = (
     "before_compensation",
     "after_compensation",
     "after_compensation_commit",
+    "lease_expired",
+    "run_finished",
 )
+# Where a worker can die mid-step: a crash at run_submitted or run_finished kills nothing useful.
+CRASH_POINTS = HOOK_POINTS[1:9]
 
-FAULT_KINDS = ("crash",)
+FAULT_KINDS = ("crash", "step", "network", "partition", "process", "clock", "store")
+PROCESS_ACTIONS = ("sigkill", "sigstop", "restart")
+CLOCK_ACTIONS = ("skew", "jump")
+STORE_ACTIONS = ("connection_loss", "commit_fail", "ack_lost", "latency")
+
+# Which params each kind takes, and which of them it requires.
+_PARAMS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {
+    "crash": (frozenset({"mode"}), frozenset()),
+    "step": (
+        frozenset({"fault", "attempts", "seconds", "output", "probability", "purpose"}),
+        frozenset({"fault"}),
+    ),
+    "network": (frozenset({"toxic", "stream", "toxicity", "attributes"}), frozenset({"toxic"})),
+    "partition": (frozenset(), frozenset()),
+    "process": (frozenset({"action"}), frozenset({"action"})),
+    "clock": (frozenset({"action", "seconds"}), frozenset({"action", "seconds"})),
+    "store": (frozenset({"action", "seconds", "probability"}), frozenset({"action"})),
+}
+_NEEDS_TARGET = frozenset({"network", "partition", "process", "clock"})
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """When a fault strikes: ``at`` seconds after the start, or at the ``nth`` hook event at
+    ``point`` (of ``step``, if given); it then strikes with ``probability``."""
+
+    at: float | None = None
+    point: str | None = None
+    step: str | None = None
+    nth: int = 1
+    probability: float = 1.0
+
+    def __post_init__(self) -> None:
+        if (self.at is None) == (self.point is None):
+            raise FaultPlanError(
+                f"trigger needs exactly one of at=<seconds> or point=<hook point>; got "
+                f"at={self.at!r}, point={self.point!r}."
+            )
+        if self.at is not None and self.at < 0:
+            raise FaultPlanError(f"trigger.at={self.at!r} must not be negative.")
+        if self.point is not None and self.point not in HOOK_POINTS:
+            raise FaultPlanError(
+                f"trigger.point={self.point!r} is not a hook point; use one of "
+                f"{', '.join(HOOK_POINTS)}."
+            )
+        if self.step is not None and self.point is None:
+            raise FaultPlanError(f"trigger.step={self.step!r} needs a trigger.point as well.")
+        if not isinstance(self.nth, int) or self.nth < 1:
+            raise FaultPlanError(f"trigger.nth={self.nth!r} must be an integer >= 1.")
+        if not 0.0 <= self.probability <= 1.0:
+            raise FaultPlanError(f"trigger.probability={self.probability!r} is outside 0..1.")
+
+    def describe(self) -> str:
+        """'at 2.0s' or 'at the 1st after_action of charge_payment'."""
+        chance = "" if self.probability == 1.0 else f", p={self.probability}"
+        if self.at is not None:
+            return f"at {self.at}s{chance}"
+        where = f" of {self.step}" if self.step else ""
+        return f"at {self.point} #{self.nth}{where}{chance}"
 
 
 @dataclass(frozen=True)
 class Fault:
-    """One fault: a kind, where it strikes, and on which occurrence."""
+    """One fault of a plan: what, on whom, when, for how long."""
 
     kind: str
-    point: str
-    step: str | None = None
-    nth: int = 1
-    mode: str = "raise"
+    trigger: Trigger
+    target: str | None = None
+    duration: float | None = None  # heal after this long; None: it lasts until the run ends
+    params: Mapping[str, Any] = field(default_factory=dict)
 
-    def injector(self, *, mode: str | None = None) -> CrashAt:
-        """A fresh hook listener that injects this fault (``mode`` overrides the plan's)."""
-        return CrashAt(self.point, self.step, self.nth, mode or self.mode)
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise FaultPlanError(
+                f"kind={self.kind!r} is not a known fault kind; known: {', '.join(FAULT_KINDS)}."
+            )
+        allowed, required = _PARAMS[self.kind]
+        unknown = set(self.params) - allowed
+        if unknown:
+            raise FaultPlanError(
+                f"{self.kind} fault has unknown param(s) {sorted(unknown)!r}; it takes "
+                f"{sorted(allowed)!r}."
+            )
+        missing = required - set(self.params)
+        if missing:
+            raise FaultPlanError(f"{self.kind} fault needs param(s) {sorted(missing)!r}.")
+        if self.kind in _NEEDS_TARGET and not self.target:
+            raise FaultPlanError(
+                f"{self.kind} fault needs a target (a "
+                f"{'proxy' if self.kind in ('network', 'partition') else 'worker'} name)."
+            )
+        if self.duration is not None and self.duration < 0:
+            raise FaultPlanError(f"duration={self.duration!r} must not be negative.")
+        _check_params(self)
+
+    # -- constructors for code ------------------------------------------------------------------
+
+    @classmethod
+    def crash(cls, point: str, step: str | None = None, nth: int = 1, mode: str = "raise") -> Fault:
+        """Crash the worker at the ``nth`` ``point`` hook event (of ``step``)."""
+        return cls("crash", Trigger(point=point, step=step, nth=nth), params={"mode": mode})
+
+    @classmethod
+    def step_fault(
+        cls,
+        fault: str,
+        step: str | None = None,
+        *,
+        at: float = 0.0,
+        duration: float | None = None,
+        **params: Any,
+    ) -> Fault:
+        """A step fault (transient, permanent, latency, hang, duplicate, bad_output)."""
+        return cls("step", Trigger(at=at), step, duration, {"fault": fault, **params})
+
+    @classmethod
+    def toxic(
+        cls,
+        proxy: str,
+        toxic: str,
+        *,
+        at: float = 0.0,
+        duration: float | None = None,
+        stream: str = "downstream",
+        toxicity: float = 1.0,
+        **attributes: int,
+    ) -> Fault:
+        """A Toxiproxy toxic on ``proxy``."""
+        params = {
+            "toxic": toxic,
+            "stream": stream,
+            "toxicity": toxicity,
+            "attributes": dict(attributes),
+        }
+        return cls("network", Trigger(at=at), proxy, duration, params)
+
+    # -- views ----------------------------------------------------------------------------------
+
+    @property
+    def crash_mode(self) -> str:
+        """How a crash fault kills: 'raise' (in-process) or 'sigkill'."""
+        return str(self.params.get("mode", "raise"))
+
+    def step_fault_spec(self) -> StepFault:
+        """The StepFault a ``step`` fault stands for."""
+        params = {k: v for k, v in self.params.items() if k != "fault"}
+        return StepFault(self.params["fault"], self.target, **params)
 
     def describe(self) -> str:
-        """One line for a human: 'crash at after_action of charge_payment (1st)'."""
-        where = f" of {self.step}" if self.step else ""
-        return f"{self.kind} at {self.point}{where} (occurrence {self.nth}, {self.mode})"
+        """One line for a human."""
+        what = self.kind
+        if self.kind == "crash":
+            what = f"crash ({self.crash_mode})"
+        elif self.kind == "step":
+            what = f"step fault {self.params['fault']}"
+        elif self.kind == "network":
+            what = f"toxic {self.params['toxic']}"
+        elif "action" in self.params:
+            what = f"{self.kind} {self.params['action']}"
+        on = f" on {self.target}" if self.target else ""
+        lasting = f" for {self.duration}s" if self.duration is not None else ""
+        return f"{what}{on} {self.trigger.describe()}{lasting}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fault as plain data."""
+        trigger = {
+            k: v
+            for k, v in vars(self.trigger).items()
+            if v is not None
+            and not (k == "nth" and v == 1)
+            and not (k == "probability" and v == 1.0)
+        }
+        data: dict[str, Any] = {"kind": self.kind, "trigger": trigger}
+        if self.target is not None:
+            data["target"] = self.target
+        if self.duration is not None:
+            data["duration"] = self.duration
+        if self.params:
+            data["params"] = dict(self.params)
+        return data
+
+
+def _check_params(fault: Fault) -> None:
+    p = fault.params
+    if fault.kind == "crash":
+        if fault.trigger.point is None or fault.trigger.point not in CRASH_POINTS:
+            raise FaultPlanError(
+                f"crash trigger.point={fault.trigger.point!r} is not a crash point; use one of "
+                f"{', '.join(CRASH_POINTS)}."
+            )
+        if p.get("mode", "raise") not in CRASH_MODES:
+            raise FaultPlanError(
+                f"crash mode={p.get('mode')!r} must be one of {', '.join(CRASH_MODES)}."
+            )
+    elif fault.kind == "step":
+        if p["fault"] not in STEP_FAULT_KINDS:
+            raise FaultPlanError(
+                f"step fault={p['fault']!r} is not known; use one of {', '.join(STEP_FAULT_KINDS)}."
+            )
+        fault.step_fault_spec()  # validates attempts, seconds, probability, purpose
+    elif fault.kind == "network":
+        _check_toxic(p)
+    elif fault.kind == "process" and p["action"] not in PROCESS_ACTIONS:
+        raise FaultPlanError(
+            f"process action={p['action']!r} must be one of {', '.join(PROCESS_ACTIONS)}."
+        )
+    elif fault.kind == "clock":
+        if p["action"] not in CLOCK_ACTIONS:
+            raise FaultPlanError(
+                f"clock action={p['action']!r} must be one of {', '.join(CLOCK_ACTIONS)}."
+            )
+        if not isinstance(p["seconds"], int | float):
+            raise FaultPlanError(f"clock seconds={p['seconds']!r} must be a number.")
+    elif fault.kind == "store":
+        if p["action"] not in STORE_ACTIONS:
+            raise FaultPlanError(
+                f"store action={p['action']!r} must be one of {', '.join(STORE_ACTIONS)}."
+            )
+        if not 0.0 <= float(p.get("probability", 1.0)) <= 1.0:
+            raise FaultPlanError(f"store probability={p['probability']!r} is outside 0..1.")
+
+
+def _check_toxic(p: Mapping[str, Any]) -> None:
+    toxic = p["toxic"]
+    if toxic not in TOXIC_ATTRIBUTES:
+        raise FaultPlanError(
+            f"network toxic={toxic!r} is not a Toxiproxy toxic; use one of "
+            f"{', '.join(TOXIC_ATTRIBUTES)}."
+        )
+    if p.get("stream", "downstream") not in STREAMS:
+        raise FaultPlanError(f"network stream={p.get('stream')!r} must be one of {STREAMS}.")
+    if not 0.0 <= float(p.get("toxicity", 1.0)) <= 1.0:
+        raise FaultPlanError(f"network toxicity={p.get('toxicity')!r} is outside 0..1.")
+    attributes = p.get("attributes", {})
+    if not isinstance(attributes, Mapping):
+        raise FaultPlanError(f"network attributes={attributes!r} must be a mapping.")
+    for name, value in attributes.items():
+        if name not in TOXIC_ATTRIBUTES[toxic]:
+            raise FaultPlanError(
+                f"toxic {toxic!r} has no attribute {name!r}; it has "
+                f"{', '.join(TOXIC_ATTRIBUTES[toxic])}."
+            )
+        if not isinstance(value, int) or value < 0:
+            raise FaultPlanError(
+                f"toxic {toxic!r} attribute {name}={value!r} must be a non-negative integer."
+            )
 
 
 @dataclass(frozen=True)
@@ -56,11 +304,32 @@ class FaultPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as plain data (for YAML or JSON)."""
-        return {"seed": self.seed, "faults": [asdict(fault) for fault in self.faults]}
+        return {"seed": self.seed, "faults": [fault.to_dict() for fault in self.faults]}
+
+    def to_yaml(self) -> str:
+        """The plan as YAML."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def with_seed(self, seed: int) -> FaultPlan:
+        """The same faults under another seed."""
+        return replace(self, seed=seed)
+
+    def describe(self) -> str:
+        """One line per fault."""
+        return "\n".join(f.describe() for f in self.faults) or "no faults"
+
+    @classmethod
+    def from_yaml(cls, text: str, *, steps: Sequence[str] | None = None) -> FaultPlan:
+        """Load a plan from YAML (or JSON, which is YAML)."""
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise FaultPlanError(f"The fault plan is not valid YAML: {error}") from None
+        return cls.from_dict(data or {}, steps=steps)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, steps: Sequence[str] | None = None) -> FaultPlan:
-        """Load and validate a plan; ``steps`` (if given) are the step names a fault may name."""
+        """Load and validate a plan; ``steps`` (if given) are the step names faults may name."""
         if not isinstance(data, Mapping):
             raise FaultPlanError(
                 f"A fault plan must be a mapping with 'faults' and 'seed', not {data!r}."
@@ -71,49 +340,51 @@ class FaultPlan:
                 f"Fault plan has unknown key(s) {sorted(unknown)!r}; allowed: 'faults', 'seed'."
             )
         seed = data.get("seed", 0)
-        if not isinstance(seed, int):
+        if not isinstance(seed, int) or isinstance(seed, bool):
             raise FaultPlanError(f"Fault plan seed={seed!r} must be an integer.")
-        faults = []
-        for index, raw in enumerate(data.get("faults", [])):
-            faults.append(_load_fault(index, raw, steps))
-        return cls(tuple(faults), seed)
+        raw_faults = data.get("faults", [])
+        if not isinstance(raw_faults, list):
+            raise FaultPlanError(f"Fault plan faults={raw_faults!r} must be a list.")
+        return cls(tuple(_load_fault(i, raw, steps) for i, raw in enumerate(raw_faults)), seed)
 
 
 def _load_fault(index: int, raw: Any, steps: Sequence[str] | None) -> Fault:
     where = f"faults[{index}]"
     if not isinstance(raw, Mapping):
         raise FaultPlanError(f"Fault plan {where}={raw!r} must be a mapping.")
-    kind = raw.get("kind")
-    if kind not in FAULT_KINDS:
-        raise FaultPlanError(
-            f"Fault plan {where}.kind={kind!r} is not a known fault kind; known: "
-            f"{', '.join(map(repr, FAULT_KINDS))}."
-        )
-    allowed = {"kind", "point", "step", "nth", "mode"}
-    unknown = set(raw) - allowed
+    unknown = set(raw) - {"kind", "trigger", "target", "duration", "params"}
     if unknown:
         raise FaultPlanError(
             f"Fault plan {where} has unknown field(s) {sorted(unknown)!r}; allowed: "
-            f"{sorted(allowed)!r}."
+            "'kind', 'trigger', 'target', 'duration', 'params'."
         )
-    point = raw.get("point")
-    if point not in CRASH_POINTS:
-        raise FaultPlanError(
-            f"Fault plan {where}.point={point!r} is not a crash point; use one of "
-            f"{', '.join(CRASH_POINTS)}."
+    trigger_data = raw.get("trigger", {"at": 0.0})
+    try:
+        if not isinstance(trigger_data, Mapping):
+            raise FaultPlanError(f"trigger={trigger_data!r} must be a mapping.")
+        extra = set(trigger_data) - {"at", "point", "step", "nth", "probability"}
+        if extra:
+            raise FaultPlanError(
+                f"trigger has unknown field(s) {sorted(extra)!r}; allowed: 'at', 'point', "
+                "'step', 'nth', 'probability'."
+            )
+        fault = Fault(
+            kind=cast(str, raw.get("kind")),
+            trigger=Trigger(**trigger_data),
+            target=raw.get("target"),
+            duration=raw.get("duration"),
+            params=dict(raw.get("params") or {}),
         )
-    step = raw.get("step")
-    if steps is not None and step is not None and step not in steps:
-        raise FaultPlanError(
-            f"Fault plan {where}.step={step!r} is not a step of the workflow; its steps are "
-            f"{', '.join(steps)}."
-        )
-    nth = raw.get("nth", 1)
-    if not isinstance(nth, int) or nth < 1:
-        raise FaultPlanError(f"Fault plan {where}.nth={nth!r} must be an integer >= 1.")
-    mode = raw.get("mode", "raise")
-    if mode not in CRASH_MODES:
-        raise FaultPlanError(
-            f"Fault plan {where}.mode={mode!r} must be one of {', '.join(CRASH_MODES)}."
-        )
-    return Fault(kind, point, step, nth, mode)
+    except FaultPlanError as error:
+        raise FaultPlanError(f"Fault plan {where}: {error}") from None
+    if steps is not None:
+        for name, value in (
+            ("trigger.step", fault.trigger.step),
+            ("target", fault.target if fault.kind == "step" else None),
+        ):
+            if value is not None and value not in steps:
+                raise FaultPlanError(
+                    f"Fault plan {where}: {name}={value!r} is not a step of the workflow; its "
+                    f"steps are {', '.join(steps)}."
+                )
+    return fault

@@ -101,13 +101,29 @@ class StepFault:
 class StepFaultInjector:
     """An interceptor that injects ``faults`` into matching calls, seeded for reproducibility."""
 
-    faults: Sequence[StepFault]
+    faults: Sequence[StepFault] = ()
     seed: int = 0
     fired: list[InjectedFault] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
+        self._faults = list(self.faults)
+
+    # The Injector protocol, so a fault plan can switch step faults on and off over time.
+    def inject(self, fault: Any) -> str:
+        """Switch on the StepFault a plan's ``step`` fault stands for."""
+        spec = fault.step_fault_spec()
+        with self._lock:
+            self._faults.append(spec)
+        return f"{spec.kind} on {spec.step or 'every step'}"
+
+    def heal(self, fault: Any) -> None:
+        """Switch it off again."""
+        spec = fault.step_fault_spec()
+        with self._lock:
+            if spec in self._faults:
+                self._faults.remove(spec)
 
     def _strikes(self, fault: StepFault) -> bool:
         with self._lock:
@@ -119,7 +135,9 @@ class StepFaultInjector:
             self.fired.append(InjectedFault(fault.kind, target, ctx.clock.now()))
 
     def __call__(self, ctx: StepContextLike, call: Callable[[], Any]) -> Any:
-        active = [f for f in self.faults if f.applies_to(ctx) and self._strikes(f)]
+        with self._lock:
+            current = list(self._faults)
+        active = [f for f in current if f.applies_to(ctx) and self._strikes(f)]
         for fault in active:
             self._record(fault, ctx)
             if fault.kind in ("transient", "permanent"):

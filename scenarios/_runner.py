@@ -20,8 +20,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from faults import FaultPlan, InjectedFault, SimulatedCrash
-from orchestrator import ManualClock, Orchestrator, RunStatus, Workflow
+from faults import (
+    ClockFaultInjector,
+    FaultPlan,
+    InjectedFault,
+    Nemesis,
+    NetworkTwin,
+    SimulatedCrash,
+    SkewedClock,
+    StepFaultInjector,
+    StoreFaultInjector,
+)
+from orchestrator import ManualClock, Orchestrator, RunStatus, Worker, Workflow
 
 from ._checkers import CHECKERS, check
 from ._effects import LEDGER_ENV, EffectLedger
@@ -42,8 +52,12 @@ class Scenario:
     seed: int = 0
     workers: int = 2
     lease_seconds: float = 5.0
-    # The progress bound, in virtual seconds: runs not terminal by then are stuck.
-    max_seconds: float = 600.0
+    # Virtual seconds after the start at which every fault still in force is healed.
+    heal_after: float = 120.0
+    # The progress bound: virtual seconds after the heal by which every run must have ended.
+    progress_bound: float = 600.0
+    # Which steps talk through which (simulated) proxy, for network faults.
+    routes: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.invariants:
@@ -136,20 +150,36 @@ def run_in_process(
     started_wall = time.perf_counter()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     ledger = EffectLedger(folder / "effects.db")
-    clock = ManualClock(start=1_000_000.0)
+    clock = ManualClock(start=ORIGIN)
     orchestrator = Orchestrator(f"sqlite:///{folder / 'store.db'}", clock=clock)
     orchestrator.register(scenario.workflow)
-    injectors = [fault.injector(mode="raise") for fault in scenario.plan.faults]
-    for injector in injectors:
-        orchestrator.hooks.add_listener(injector)
-    rng = random.Random(scenario.seed)
+    pool = _WorkerPool(orchestrator, scenario, clock)
+    step_faults = StepFaultInjector(seed=scenario.seed)
+    network = NetworkTwin(scenario.routes, seed=scenario.seed)
+    store_faults = StoreFaultInjector(orchestrator.store.engine, seed=scenario.seed)
+    nemesis = Nemesis(
+        scenario.plan,
+        {
+            "step": step_faults,
+            "network": network,
+            "partition": network,
+            "clock": ClockFaultInjector(pool.clocks),
+            "process": pool,
+            "store": store_faults,
+        },
+        origin=ORIGIN,
+    )
+    orchestrator.hooks.add_listener(nemesis)
+    orchestrator.hooks.add_interceptor(network)
+    orchestrator.hooks.add_interceptor(step_faults)
     acknowledged: list[str] = []
     try:
         with _ledger_env(ledger.path):
             for index, payload in enumerate(scenario.inputs):
                 run_id = f"{scenario.name}-{scenario.seed}-{index:04d}"
                 acknowledged.append(orchestrator.submit(scenario.workflow, payload, run_id=run_id))
-            _drive(orchestrator, scenario, clock, rng)
+            _drive(orchestrator, scenario, clock, pool, nemesis)
+        store_faults.remove()
         history = History(
             events=orchestrator.events(),
             effects=ledger.effects(),
@@ -170,42 +200,119 @@ def run_in_process(
             time.perf_counter() - started_wall,
             judgement,
             orchestrator.runs(),
-            [f for i in injectors for f in i.fired],
+            list(nemesis.timeline),
             history,
-            1_000_000.0,
+            ORIGIN,
         )
     finally:
         orchestrator.store.dispose()
 
 
-def _drive(
-    orchestrator: Orchestrator, scenario: Scenario, clock: ManualClock, rng: random.Random
-) -> None:
-    """Interleave logical workers with a seeded scheduler until every run ends or time is up."""
-    counter = 0
+ORIGIN = 1_000_000.0  # the virtual clock's start: far from 0, so offsets are never negative
 
-    def fresh_worker() -> Any:
-        nonlocal counter
-        counter += 1
-        return orchestrator.worker(
-            worker_id=f"w{counter}", lease_seconds=scenario.lease_seconds, seed=rng.randrange(2**32)
+
+class _WorkerPool:
+    """Logical workers in named slots; also the in-memory twin of process faults."""
+
+    def __init__(self, orchestrator: Orchestrator, scenario: Scenario, clock: ManualClock):
+        self.orchestrator = orchestrator
+        self.scenario = scenario
+        self.clock = clock
+        self.current: str | None = None  # the slot whose worker is inside tick() now
+        self.rng = random.Random(scenario.seed)
+        self.names = [f"worker-{slot}" for slot in range(scenario.workers)]
+        self.clocks = {name: SkewedClock(clock) for name in self.names}
+        self.paused: set[str] = set()
+        self.generation = dict.fromkeys(self.names, 0)
+        self.workers = {name: self.fresh(name) for name in self.names}
+
+    def fresh(self, name: str) -> Worker:
+        """A new worker process in slot ``name`` (after a crash, a kill or a restart)."""
+        self.generation[name] = self.generation.get(name, 0) + 1
+        return self.orchestrator.worker(
+            worker_id=f"{name}.{self.generation[name]}",
+            clock=self.clocks[name],
+            lease_seconds=self.scenario.lease_seconds,
+            seed=self.rng.randrange(2**32),
         )
 
-    workers = [fresh_worker() for _ in range(scenario.workers)]
-    deadline = clock.now() + scenario.max_seconds
+    def inject(self, fault: Any) -> str:
+        """The process-fault twin: kill, pause or restart a logical worker."""
+        name, action = fault.target, fault.params["action"]
+        if name not in self.workers:
+            raise ScenarioDefinitionError(
+                f"process fault target={name!r} names no worker; workers: {', '.join(self.names)}."
+            )
+        if action == "sigstop":
+            self.paused.add(name)
+            if name == self.current:
+                # Stopped mid-step: the world goes on around it until it is woken.
+                length = (
+                    fault.duration
+                    if fault.duration is not None
+                    else 3 * self.scenario.lease_seconds
+                )
+                self._run_others_until(self.clock.now() + length)
+                self.paused.discard(name)
+        else:  # a killed worker's lease stays behind; a restart is a kill and a new process
+            self.workers[name] = self.fresh(name)
+        return f"{action} of logical {name}"
+
+    def tick(self, name: str) -> bool:
+        """One tick of the worker in slot ``name``; a crash puts a new worker in its place."""
+        previous, self.current = self.current, name
+        try:
+            return self.workers[name].tick()
+        except SimulatedCrash:
+            # The worker died mid-step: its lease stays behind, a new process takes its slot.
+            self.workers[name] = self.fresh(name)
+            return True
+        finally:
+            self.current = previous
+
+    def _run_others_until(self, until: float) -> None:
+        for _ in range(10_000):  # bounded, like every loop of the runner
+            if self.clock.now() >= until:
+                return
+            progressed = False
+            for name in self.names:
+                if name not in self.paused:
+                    progressed = self.tick(name) or progressed
+            if not progressed:
+                self.clock.advance(0.25)
+
+    def heal(self, fault: Any) -> None:
+        """SIGCONT: the paused worker wakes, unaware that its lease may be gone."""
+        if fault.params["action"] == "sigstop":
+            self.paused.discard(fault.target)
+
+
+def _drive(
+    orchestrator: Orchestrator,
+    scenario: Scenario,
+    clock: ManualClock,
+    pool: _WorkerPool,
+    nemesis: Nemesis,
+) -> None:
+    """Interleave logical workers with a seeded scheduler; heal; then bound the progress."""
+    heal_at = ORIGIN + scenario.heal_after
+    deadline = heal_at + scenario.progress_bound
+    healed = False
     # Bounded in count as well as in virtual time, whatever the workflow does.
-    for _ in range(100_000):
-        if orchestrator.unfinished_runs() == 0 or clock.now() >= deadline:
-            return
-        order = list(range(len(workers)))
-        rng.shuffle(order)
+    for _ in range(200_000):
+        now = clock.now()
+        if not healed and now >= heal_at:
+            nemesis.heal_all(now)
+            healed = True
+        nemesis.tick(now)
+        if now >= deadline or (orchestrator.unfinished_runs() == 0 and not nemesis.pending_time):
+            break
+        order = list(pool.names)
+        pool.rng.shuffle(order)
         progressed = False
-        for index in order:
-            try:
-                progressed = workers[index].tick() or progressed
-            except SimulatedCrash:
-                # The worker died mid-step: drop it with its lease held, start a new one.
-                workers[index] = fresh_worker()
-                progressed = True
+        for name in order:
+            if name not in pool.paused:
+                progressed = pool.tick(name) or progressed
         if not progressed:
             clock.advance(0.25)
+    nemesis.heal_all(clock.now())

@@ -18,7 +18,7 @@ from scenarios import (
     run_in_process,
 )
 
-CRASH_AFTER_CHARGE = FaultPlan((Fault("crash", "after_action", "charge_payment", 1),), seed=3)
+CRASH_AFTER_CHARGE = FaultPlan((Fault.crash("after_action", "charge_payment", 1),), seed=3)
 
 
 def test_the_order_saga_survives_a_crash_after_the_charge(tmp_path: Path) -> None:
