@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator import RetryPolicy, Step, StepContext, Workflow
-from scenarios import RecordingService
+from scenarios import service
 
-stock = RecordingService("stock")
-payment = RecordingService("payment")
-shipping = RecordingService("shipping")
+# In-process recording doubles by default; real HTTP services when CHAOSFLOW_SERVICE_<NAME>_URL
+# is set (the real-mode runner points them through Toxiproxy).
+stock = service("stock")
+payment = service("payment")
+shipping = service("shipping")
 
 
 class ShippingRefused(Exception):

@@ -15,6 +15,13 @@ from ._checkers import (
 from ._effects import LEDGER_ENV, Effect, EffectLedger, RecordingService, ledger_from_env
 from ._errors import LedgerError, ScenarioDefinitionError, ScenarioError
 from ._history import History
+from ._http_services import (
+    SERVICE_URL_ENV,
+    HttpService,
+    ServiceSelector,
+    create_service_app,
+    service,
+)
 from ._runner import Scenario, ScenarioOutcome, decode_replay_token, run_in_process
 from ._verdict import ANOMALY_KINDS, Anomaly, CheckResult, Judgement, Verdict, merge_verdicts
 
@@ -22,12 +29,14 @@ __all__ = [
     "ANOMALY_KINDS",
     "CHECKERS",
     "LEDGER_ENV",
+    "SERVICE_URL_ENV",
     "Anomaly",
     "CheckResult",
     "Checker",
     "Effect",
     "EffectLedger",
     "History",
+    "HttpService",
     "Judgement",
     "LedgerError",
     "RecordingService",
@@ -35,13 +44,16 @@ __all__ = [
     "ScenarioDefinitionError",
     "ScenarioError",
     "ScenarioOutcome",
+    "ServiceSelector",
     "Verdict",
     "check",
     "check_duplicate_effects",
     "check_missing_compensations",
     "check_progress",
+    "create_service_app",
     "decode_replay_token",
     "ledger_from_env",
     "merge_verdicts",
     "run_in_process",
+    "service",
 ]
