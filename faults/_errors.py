@@ -1,9 +1,9 @@
 """Exceptions raised by the faults package.
 
-    FaultError                 root
-    ├── FaultPlanError         a fault plan is invalid (raised when it is loaded)
-    ├── ToxiproxyError         the Toxiproxy server or its API misbehaved, or a toxic is invalid
-    └── PostgresClusterError   the throwaway PostgreSQL cluster could not be started or used
+FaultError                 root
+├── FaultPlanError         a fault plan is invalid (raised when it is loaded)
+├── ToxiproxyError         the Toxiproxy server or its API misbehaved, or a toxic is invalid
+└── PostgresClusterError   the throwaway PostgreSQL cluster could not be started or used
 """
 
 from __future__ import annotations

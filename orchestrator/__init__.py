@@ -19,6 +19,7 @@ from ._errors import (
     UnknownRun,
 )
 from ._hooks import Hook, HookEvent, HookPoint, Hooks, Interceptor, trace_id_for
+from ._http import MAX_BODY_BYTES, create_app, serve_http
 from ._observe import EVENT_LOGGER, JsonEventLog, OpenTelemetryEvents, event_record
 from ._orchestrator import Orchestrator, RunStatus
 from ._registry import WorkflowRegistry, import_workflow
@@ -38,20 +39,17 @@ from ._store import EventRow, Store, masked_url
 from ._worker import Worker, idempotency_key
 
 __all__ = [
-    "BREAKER_TRANSITIONS",
-    "EVENT_LOGGER",
-    "RUN_TRANSITIONS",
-    "STEP_TRANSITIONS",
-    "TERMINAL_RUN_STATES",
     "Action",
     "AllOf",
     "AnyOf",
+    "BREAKER_TRANSITIONS",
     "BreakerState",
     "CircuitBreaker",
     "Clock",
     "Condition",
     "ContractViolation",
     "DefinitionError",
+    "EVENT_LOGGER",
     "EventRow",
     "Hook",
     "HookEvent",
@@ -60,15 +58,18 @@ __all__ = [
     "IllegalTransition",
     "Interceptor",
     "JsonEventLog",
+    "MAX_BODY_BYTES",
     "ManualClock",
     "Not",
     "OpenTelemetryEvents",
     "Orchestrator",
     "OrchestratorError",
+    "RUN_TRANSITIONS",
     "RegistryError",
     "RetryPolicy",
     "RunState",
     "RunStatus",
+    "STEP_TRANSITIONS",
     "SerializationError",
     "Step",
     "StepContext",
@@ -77,12 +78,14 @@ __all__ = [
     "Store",
     "StoreError",
     "SystemClock",
+    "TERMINAL_RUN_STATES",
     "UnknownRun",
     "When",
     "Worker",
     "Workflow",
     "WorkflowRegistry",
     "condition_from_dict",
+    "create_app",
     "event_record",
     "idempotency_key",
     "import_workflow",
@@ -91,6 +94,7 @@ __all__ = [
     "next_run_state",
     "next_step_state",
     "rebuild_from_events",
+    "serve_http",
     "trace_id_for",
     "transition_graph",
 ]

@@ -27,10 +27,8 @@ from ._verdict import ANOMALY_KINDS, Anomaly, CheckResult, Judgement, Verdict, m
 
 __all__ = [
     "ANOMALY_KINDS",
-    "CHECKERS",
-    "LEDGER_ENV",
-    "SERVICE_URL_ENV",
     "Anomaly",
+    "CHECKERS",
     "CheckResult",
     "Checker",
     "Effect",
@@ -38,8 +36,10 @@ __all__ = [
     "History",
     "HttpService",
     "Judgement",
+    "LEDGER_ENV",
     "LedgerError",
     "RecordingService",
+    "SERVICE_URL_ENV",
     "Scenario",
     "ScenarioDefinitionError",
     "ScenarioError",
