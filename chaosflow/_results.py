@@ -31,7 +31,11 @@ def outcome_to_result(
     )
     faults = tuple(
         reports.FaultRecord(
-            kind=f.kind, target=f.target, at=f.at - origin, healed_at=None, detail=f.detail
+            kind=f.kind,
+            target=f.target,
+            at=f.at - origin,
+            healed_at=None if f.healed_at is None else f.healed_at - origin,
+            detail=f.detail,
         )
         for f in outcome.faults
     )

@@ -133,7 +133,7 @@ class Nemesis:
         return fault.trigger.probability >= 1.0 or draw < fault.trigger.probability
 
     def _crash(self, fault: Fault, where: str, at: float) -> None:
-        record = InjectedFault("crash", where, at, f"mode={fault.crash_mode}")
+        record = InjectedFault("crash", where, at, f"mode={fault.crash_mode}", healed_at=at)
         with self._lock:
             self.timeline.append(record)
         if fault.crash_mode == "sigkill":
