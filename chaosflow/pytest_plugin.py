@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from faults import LocalPostgresCluster, ToxiproxyClient, ToxiproxyServer
     from orchestrator import Orchestrator
     from scenarios import EffectLedger
 
@@ -63,3 +64,73 @@ def chaos_orchestrator(tmp_path: Path) -> Iterator[Orchestrator]:
     orchestrator = Orchestrator(f"sqlite:///{tmp_path / 'store.db'}")
     yield orchestrator
     orchestrator.store.dispose()
+
+
+# -- real components ---------------------------------------------------------------------------
+# Session-wide servers started once, with per-test isolation (a fresh database, a reset proxy
+# set). A missing component is an error that says how to get it, never a skip.
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[LocalPostgresCluster]:
+    """A throwaway PostgreSQL cluster for the session (initdb + pg_ctl, loopback, free port)."""
+    from faults import LocalPostgresCluster
+
+    with LocalPostgresCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """A PostgreSQL URL: $CHAOSFLOW_POSTGRES_URL, or the session's throwaway cluster."""
+    from faults import postgres_url_from_env
+
+    url = postgres_url_from_env()
+    if url:
+        return url
+    cluster: LocalPostgresCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.url
+
+
+@pytest.fixture
+def fresh_postgres_url(request: pytest.FixtureRequest) -> str:
+    """A new, empty database of its own for one test, on the session's server."""
+    from faults import postgres_url_from_env
+
+    if postgres_url_from_env():
+        return _create_database(str(postgres_url_from_env()))
+    cluster: LocalPostgresCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.create_database()
+
+
+def _create_database(url: str) -> str:
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def toxiproxy_server() -> Iterator[ToxiproxyServer]:
+    """The real Toxiproxy server (the pinned build in .tools/bin) on a free loopback port."""
+    from faults import ToxiproxyServer
+
+    with ToxiproxyServer() as server:
+        yield server
+
+
+@pytest.fixture
+def toxiproxy(toxiproxy_server: ToxiproxyServer) -> Iterator[ToxiproxyClient]:
+    """A client of the session's Toxiproxy; every proxy is deleted after the test."""
+    client = toxiproxy_server.client()
+    yield client
+    client.reset()
+    for proxy in client.proxies():
+        proxy.delete()

@@ -8,6 +8,7 @@ from ._clock_faults import ClockFaultInjector, ClockLike, SkewedClock
 from ._crash import CRASH_MODES, CrashAt, HookEventLike, InjectedFault, SimulatedCrash
 from ._errors import FaultError, FaultPlanError, PostgresClusterError, ToxiproxyError
 from ._nemesis import Injector, Nemesis
+from ._net import free_port, port_is_free, wait_for_port
 from ._network_twin import NetworkTwin, NetworkTwinError
 from ._plan import (
     CLOCK_ACTIONS,
@@ -20,6 +21,7 @@ from ._plan import (
     FaultPlan,
     Trigger,
 )
+from ._postgres import LocalPostgresCluster, find_bindir, postgres_url_from_env
 from ._process_faults import ProcessFaultInjector
 from ._step_faults import (
     STEP_FAULT_KINDS,
@@ -30,6 +32,14 @@ from ._step_faults import (
 )
 from ._store_faults import InjectedStoreError, StoreFaultInjector
 from ._toxics import STREAMS, TOXIC_ATTRIBUTES
+from ._toxiproxy import (
+    Proxy,
+    ToxiproxyClient,
+    ToxiproxyInjector,
+    ToxiproxyServer,
+    find_binary,
+    validate_toxic,
+)
 
 __all__ = [
     "CLOCK_ACTIONS",
@@ -49,12 +59,14 @@ __all__ = [
     "InjectedStepError",
     "InjectedStoreError",
     "Injector",
+    "LocalPostgresCluster",
     "Nemesis",
     "NetworkTwin",
     "NetworkTwinError",
     "PROCESS_ACTIONS",
     "PostgresClusterError",
     "ProcessFaultInjector",
+    "Proxy",
     "STEP_FAULT_KINDS",
     "STORE_ACTIONS",
     "STREAMS",
@@ -65,6 +77,16 @@ __all__ = [
     "StepFaultInjector",
     "StoreFaultInjector",
     "TOXIC_ATTRIBUTES",
+    "ToxiproxyClient",
     "ToxiproxyError",
+    "ToxiproxyInjector",
+    "ToxiproxyServer",
     "Trigger",
+    "find_binary",
+    "find_bindir",
+    "free_port",
+    "port_is_free",
+    "postgres_url_from_env",
+    "validate_toxic",
+    "wait_for_port",
 ]

@@ -101,3 +101,4 @@ def test_sigkilled_worker_is_recovered_and_the_charge_applies_once(
 
     judgement = check(History(orch.events(), effects, acknowledged=(run_id,)))
     assert judgement.verdict == "valid"
+    orch.store.dispose()
