@@ -27,9 +27,11 @@ _SUPERUSER = "chaosflow"
 
 def find_bindir() -> Path:
     """The folder with initdb and pg_ctl: $CHAOSFLOW_PG_BIN, Debian's, or pg_config's."""
-    candidates = [os.environ.get(BIN_ENV), _DEBIAN_BIN]
+    explicit = os.environ.get(BIN_ENV)
+    # A folder named explicitly is honoured as given, never silently replaced by another.
+    candidates = [explicit] if explicit else [_DEBIAN_BIN]
     pg_config = shutil.which("pg_config")
-    if pg_config:
+    if pg_config and not explicit:
         out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
         candidates.append(out.stdout.strip())
     for candidate in candidates:

@@ -368,3 +368,42 @@ def test_cancelling_an_ended_run_is_refused(tmp_path: Path) -> None:
         orch.cancel(run_id)
     with pytest.raises(UnknownRun, match="nothing to cancel"):
         orch.cancel("no-such-run")
+
+
+def test_parallel_branches_overlap_in_time(tmp_path: Path) -> None:
+    spans: dict[str, tuple[float, float]] = {}
+    both_started = threading.Barrier(2, timeout=10)
+
+    def branch(ctx: StepContext) -> None:
+        started = time.monotonic()
+        both_started.wait()  # only passes if the two branches run at the same time
+        spans[ctx.step] = (started, time.monotonic())
+
+    wf = Workflow(
+        "fan",
+        [
+            Step("root", lambda ctx: None),
+            Step("left", branch, after=("root",)),
+            Step("right", branch, after=("root",)),
+            Step("join", lambda ctx: None, after=("left", "right")),
+        ],
+    )
+    orch = Orchestrator(f"sqlite:///{tmp_path / 'store.db'}")
+    run_id = orch.submit(wf, {})
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=orch.worker(poll_interval=0.01).run,
+            kwargs={"max_seconds": 30, "stop_event": stop},
+        )
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    status = orch.wait(run_id, timeout=30)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    assert status.state == RunState.COMPLETED
+    (l_start, l_end), (r_start, r_end) = spans["left"], spans["right"]
+    assert l_start < r_end and r_start < l_end
