@@ -134,6 +134,7 @@ def cancel_run(
     reason: str = "",
 ) -> bool:
     """Cancel a running run (IllegalTransition if it is not running); True if it ended at once."""
+    tx.lock_run(run_id)
     run = tx.run(run_id)
     if run is None:
         return False
@@ -158,6 +159,7 @@ def settle_parent(
     child = tx.run(run_id)
     if child is None or child.parent_run_id is None or child.parent_step is None:
         return
+    tx.lock_run(child.parent_run_id)
     parent = tx.run(child.parent_run_id)
     assert parent is not None  # a child never outlives its parent
     step = child.parent_step

@@ -235,6 +235,19 @@ class StoreTransaction:
         row = self.conn.execute(select(runs).where(runs.c.run_id == run_id)).one_or_none()
         return RunRow(**row._mapping) if row else None
 
+    def lock_run(self, run_id: str) -> None:
+        """Serialise the transitions of one run until this transaction ends.
+
+        Every transaction that reads a run's steps to decide what follows takes this lock first.
+        Without it, two branches finishing at once under READ COMMITTED would each see the other
+        still running, and neither would make their join ready. SQLite needs no row lock: its
+        write transactions (BEGIN IMMEDIATE) are serial already.
+        """
+        if not self._is_sqlite:
+            self.conn.execute(
+                select(runs.c.run_id).where(runs.c.run_id == run_id).with_for_update()
+            )
+
     def steps(self, run_id: str) -> dict[str, StepRow]:
         """The run's steps inside this transaction."""
         rows = self.conn.execute(

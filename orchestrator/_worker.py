@@ -260,6 +260,7 @@ class Worker:
         now = self.clock.now()
         child_id = child_run_id(claim.run_id, claim.step)
         with self.store.transaction() as tx:
+            tx.lock_run(claim.run_id)
             new_state = next_step_state(StepState.RUNNING, "start_child")
             if not tx.finish_leased(claim.run_id, claim.step, claim.token, str(new_state), now):
                 self._lost_lease(tx, claim, now)
@@ -387,6 +388,7 @@ class Worker:
         current = StepState.COMPENSATING if compensating else StepState.RUNNING
         new_state = next_step_state(current, "succeed")
         with self.store.transaction() as tx:
+            tx.lock_run(claim.run_id)
             values = {} if compensating else {"output": encoded, "error": None}
             if not tx.finish_leased(
                 claim.run_id, claim.step, claim.token, str(new_state), now, **values
@@ -430,6 +432,7 @@ class Worker:
         if isinstance(error, ContractViolation):
             detail["anomaly"] = "contract_violation"
         with self.store.transaction() as tx:
+            tx.lock_run(claim.run_id)
             self._breaker_outcome(tx, claim, now, success=False)
             if retry and not tx.spend_retry(claim.run_id, claim.workflow.retry_budget):
                 retry = False

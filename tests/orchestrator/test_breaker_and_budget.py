@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from orchestrator import (
@@ -13,7 +11,6 @@ from orchestrator import (
     DefinitionError,
     IllegalTransition,
     ManualClock,
-    Orchestrator,
     RetryPolicy,
     RunState,
     Step,
@@ -21,6 +18,7 @@ from orchestrator import (
     Workflow,
     next_breaker_state,
 )
+from tests.orchestrator.conftest import OrchestratorFactory
 
 NO_WAIT = RetryPolicy(max_attempts=50, initial_interval=0.0, max_interval=0.0, jitter=False)
 
@@ -49,12 +47,12 @@ def test_illegal_breaker_move() -> None:
         next_breaker_state(BreakerState.CLOSED, "probe_succeeded")
 
 
-def test_breaker_opens_defers_probes_and_closes(tmp_path: Path) -> None:
+def test_breaker_opens_defers_probes_and_closes(make_orchestrator: OrchestratorFactory) -> None:
     clock = ManualClock(0.0)
     api = FlakyApi()
     breaker = CircuitBreaker("payment-api", failure_threshold=3, reset_timeout=60)
     wf = Workflow("pay", [Step("charge", api.call, retry=NO_WAIT, breaker=breaker)])
-    orch = Orchestrator(f"sqlite:///{tmp_path / 's.db'}", clock=clock)
+    orch = make_orchestrator(clock=clock)
     first, second = orch.submit(wf, {}), orch.submit(wf, {})
     worker = orch.worker()
     while worker.tick():
@@ -79,12 +77,12 @@ def test_breaker_opens_defers_probes_and_closes(tmp_path: Path) -> None:
     assert max(e.attempt for e in completed) <= 4
 
 
-def test_failed_probe_reopens_the_breaker(tmp_path: Path) -> None:
+def test_failed_probe_reopens_the_breaker(make_orchestrator: OrchestratorFactory) -> None:
     clock = ManualClock(0.0)
     api = FlakyApi()
     breaker = CircuitBreaker("svc", failure_threshold=1, reset_timeout=10)
     wf = Workflow("probe", [Step("s", api.call, retry=NO_WAIT, breaker=breaker)])
-    orch = Orchestrator(f"sqlite:///{tmp_path / 's.db'}", clock=clock)
+    orch = make_orchestrator(clock=clock)
     orch.submit(wf, {})
     worker = orch.worker()
     assert worker.tick()  # fails, opens
@@ -102,14 +100,14 @@ def test_bad_breaker_settings_fail_at_definition() -> None:
         CircuitBreaker("x", reset_timeout=0)
 
 
-def test_retry_budget_stops_a_retry_storm(tmp_path: Path) -> None:
+def test_retry_budget_stops_a_retry_storm(make_orchestrator: OrchestratorFactory) -> None:
     api = FlakyApi()
     wf = Workflow(
         "storm",
         [Step("a", api.call, retry=NO_WAIT), Step("b", api.call, retry=NO_WAIT)],
         retry_budget=5,
     )
-    orch = Orchestrator(f"sqlite:///{tmp_path / 's.db'}", clock=ManualClock(0.0))
+    orch = make_orchestrator(clock=ManualClock(0.0))
     run_id = orch.submit(wf, {})
     orch.run_until_quiet(max_seconds=600)
     assert orch.status(run_id).state == RunState.COMPENSATED

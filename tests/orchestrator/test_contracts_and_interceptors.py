@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,13 +15,16 @@ from orchestrator import (
     Step,
     Workflow,
 )
+from tests.orchestrator.conftest import OrchestratorFactory
 
 
-def orch_on(tmp_path: Path) -> Orchestrator:
-    return Orchestrator(f"sqlite:///{tmp_path / 's.db'}", clock=ManualClock(0.0))
+def orch_on(make_orchestrator: OrchestratorFactory) -> Orchestrator:
+    return make_orchestrator(clock=ManualClock(0.0))
 
 
-def test_broken_postcondition_fails_for_good_and_compensates(tmp_path: Path) -> None:
+def test_broken_postcondition_fails_for_good_and_compensates(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
     undone: list[str] = []
     wf = Workflow(
         "post",
@@ -37,7 +39,7 @@ def test_broken_postcondition_fails_for_good_and_compensates(tmp_path: Path) -> 
             ),
         ],
     )
-    orch = orch_on(tmp_path)
+    orch = orch_on(make_orchestrator)
     run_id = orch.submit(wf, {})
     orch.run_until_quiet(max_seconds=60)
     assert orch.status(run_id).state == RunState.COMPENSATED
@@ -51,7 +53,7 @@ def test_broken_postcondition_fails_for_good_and_compensates(tmp_path: Path) -> 
     assert undone == ["charge", "reserve"]
 
 
-def test_broken_precondition_stops_the_action(tmp_path: Path) -> None:
+def test_broken_precondition_stops_the_action(make_orchestrator: OrchestratorFactory) -> None:
     ran: list[str] = []
     wf = Workflow(
         "pre",
@@ -63,7 +65,7 @@ def test_broken_precondition_stops_the_action(tmp_path: Path) -> None:
             )
         ],
     )
-    orch = orch_on(tmp_path)
+    orch = orch_on(make_orchestrator)
     run_id = orch.submit(wf, {"address": ""})
     orch.run_until_quiet(max_seconds=60)
     assert ran == []
@@ -72,7 +74,7 @@ def test_broken_precondition_stops_the_action(tmp_path: Path) -> None:
 
 
 def test_interceptors_wrap_actions_in_order_and_their_errors_are_step_failures(
-    tmp_path: Path,
+    make_orchestrator: OrchestratorFactory,
 ) -> None:
     seen: list[str] = []
 
@@ -96,7 +98,7 @@ def test_interceptors_wrap_actions_in_order_and_their_errors_are_step_failures(
             )
         ],
     )
-    orch = orch_on(tmp_path)
+    orch = orch_on(make_orchestrator)
     orch.hooks.add_interceptor(outer)
     remove = orch.hooks.add_interceptor(flaky)
     run_id = orch.submit(wf, {})
@@ -110,7 +112,9 @@ def test_interceptors_wrap_actions_in_order_and_their_errors_are_step_failures(
     assert seen[4:] == ["outer>z"]  # flaky is gone, outer stays
 
 
-def test_an_interceptor_hang_is_cut_by_the_step_timeout(tmp_path: Path) -> None:
+def test_an_interceptor_hang_is_cut_by_the_step_timeout(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
     def hang(ctx: Any, call: Callable[[], Any]) -> Any:
         time.sleep(2)
         return call()
@@ -118,7 +122,7 @@ def test_an_interceptor_hang_is_cut_by_the_step_timeout(tmp_path: Path) -> None:
     wf = Workflow(
         "hang", [Step("a", lambda ctx: 1, timeout=0.2, retry=RetryPolicy(max_attempts=1))]
     )
-    orch = orch_on(tmp_path)
+    orch = orch_on(make_orchestrator)
     orch.hooks.add_interceptor(hang)
     run_id = orch.submit(wf, {})
     orch.run_until_quiet(max_seconds=60)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ from orchestrator import (
     DefinitionError,
     ManualClock,
     Not,
-    Orchestrator,
     RunState,
     Step,
     StepContext,
@@ -23,6 +21,7 @@ from orchestrator import (
     condition_from_dict,
     rebuild_from_events,
 )
+from tests.orchestrator.conftest import OrchestratorFactory
 
 
 def returns(value: Any) -> Any:
@@ -64,10 +63,10 @@ def fraud_workflow(score: int) -> Workflow:
     ],
 )
 def test_routing_takes_the_right_branch(
-    tmp_path: Path, score: int, ran: set[str], skipped: set[str]
+    make_orchestrator: OrchestratorFactory, score: int, ran: set[str], skipped: set[str]
 ) -> None:
     wf = fraud_workflow(score)
-    orch = Orchestrator(f"sqlite:///{tmp_path / 's.db'}", clock=ManualClock(0.0))
+    orch = make_orchestrator(clock=ManualClock(0.0))
     run_id = orch.submit(wf, {})
     orch.run_until_quiet(max_seconds=60)
     status = orch.status(run_id)
@@ -79,7 +78,7 @@ def test_routing_takes_the_right_branch(
     assert rebuild_from_events(wf, orch.events(run_id)) == (status.state, dict(status.steps))
 
 
-def test_a_root_condition_reads_the_input(tmp_path: Path) -> None:
+def test_a_root_condition_reads_the_input(make_orchestrator: OrchestratorFactory) -> None:
     wf = Workflow(
         "intl",
         [
@@ -87,7 +86,7 @@ def test_a_root_condition_reads_the_input(tmp_path: Path) -> None:
             Step("ship", returns(2)),
         ],
     )
-    orch = Orchestrator(f"sqlite:///{tmp_path / 's.db'}", clock=ManualClock(0.0))
+    orch = make_orchestrator(clock=ManualClock(0.0))
     domestic = orch.submit(wf, {"country": "FR"})
     abroad = orch.submit(wf, {"country": "US"})
     orch.run_until_quiet(max_seconds=60)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from orchestrator import (
     Workflow,
     rebuild_from_events,
 )
+from tests.orchestrator.conftest import OrchestratorFactory
 
 FAST = RetryPolicy(max_attempts=3, initial_interval=0.01, max_interval=0.01, jitter=False)
 
@@ -55,8 +55,8 @@ class Recorder:
         return Step(name, self.action, self.undo, after=after, retry=FAST, **kwargs)
 
 
-def orchestrator_on(tmp_path: Path, clock: ManualClock | None = None) -> Orchestrator:
-    return Orchestrator(f"sqlite:///{tmp_path / 'store.db'}", clock=clock or ManualClock(1000.0))
+def orchestrator_on(make: OrchestratorFactory, clock: ManualClock | None = None) -> Orchestrator:
+    return make(clock=clock or ManualClock(1000.0))
 
 
 def run(orch: Orchestrator, wf: Workflow, payload: dict[str, Any] | None = None) -> str:
@@ -65,10 +65,10 @@ def run(orch: Orchestrator, wf: Workflow, payload: dict[str, Any] | None = None)
     return run_id
 
 
-def test_linear_workflow_completes_in_order(tmp_path: Path) -> None:
+def test_linear_workflow_completes_in_order(make_orchestrator: OrchestratorFactory) -> None:
     rec = Recorder()
     wf = Workflow("lin", [rec.step("a"), rec.step("b", "a"), rec.step("c", "b")])
-    orch = orchestrator_on(tmp_path)
+    orch = orchestrator_on(make_orchestrator)
     run_id = run(orch, wf)
     status = orch.status(run_id)
     assert status.state == RunState.COMPLETED
@@ -76,10 +76,10 @@ def test_linear_workflow_completes_in_order(tmp_path: Path) -> None:
     assert status.outputs == {"a": {"step": "a"}, "b": {"step": "b"}, "c": {"step": "c"}}
 
 
-def test_retries_keep_the_idempotency_key(tmp_path: Path) -> None:
+def test_retries_keep_the_idempotency_key(make_orchestrator: OrchestratorFactory) -> None:
     rec = Recorder(fail={"b": 2})
     wf = Workflow("retry", [rec.step("a"), rec.step("b", "a")])
-    orch = orchestrator_on(tmp_path)
+    orch = orchestrator_on(make_orchestrator)
     run_id = run(orch, wf)
     assert orch.status(run_id).state == RunState.COMPLETED
     b_calls = [c for c in rec.calls if c[1] == "b"]
@@ -89,7 +89,9 @@ def test_retries_keep_the_idempotency_key(tmp_path: Path) -> None:
     assert kinds.count("step_retry_scheduled") == 2
 
 
-def test_failure_compensates_in_reverse_dependency_order(tmp_path: Path) -> None:
+def test_failure_compensates_in_reverse_dependency_order(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
     # a -> (b, c) -> d, and e after d fails for good: d, then b and c, then a are undone.
     rec = Recorder(always_fail={"e"})
     wf = Workflow(
@@ -102,7 +104,7 @@ def test_failure_compensates_in_reverse_dependency_order(tmp_path: Path) -> None
             rec.step("e", "d"),
         ],
     )
-    orch = orchestrator_on(tmp_path)
+    orch = orchestrator_on(make_orchestrator)
     run_id = run(orch, wf)
     status = orch.status(run_id)
     assert status.state == RunState.COMPENSATED
@@ -113,22 +115,24 @@ def test_failure_compensates_in_reverse_dependency_order(tmp_path: Path) -> None
     assert f"{run_id}:a:compensation" in compensation_keys
 
 
-def test_steps_not_started_are_skipped_and_not_compensated(tmp_path: Path) -> None:
+def test_steps_not_started_are_skipped_and_not_compensated(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
     rec = Recorder(always_fail={"a"})
     wf = Workflow("skip", [rec.step("a"), rec.step("b", "a")])
-    orch = orchestrator_on(tmp_path)
+    orch = orchestrator_on(make_orchestrator)
     run_id = run(orch, wf)
     status = orch.status(run_id)
     assert status.steps == {"a": StepState.COMPENSATED, "b": StepState.SKIPPED}
     assert rec.undone() == ["a"]
 
 
-def test_non_retryable_error_fails_on_first_attempt(tmp_path: Path) -> None:
+def test_non_retryable_error_fails_on_first_attempt(make_orchestrator: OrchestratorFactory) -> None:
     def refuse(ctx: StepContext) -> None:
         raise KeyError("no such account")
 
     wf = Workflow("nr", [Step("a", refuse, retry=RetryPolicy(non_retryable=(KeyError,)))])
-    orch = orchestrator_on(tmp_path)
+    orch = orchestrator_on(make_orchestrator)
     run_id = run(orch, wf)
     failed = [e for e in orch.events(run_id) if e.kind == "step_failed"]
     assert len(failed) == 1 and failed[0].attempt == 1
@@ -136,14 +140,14 @@ def test_non_retryable_error_fails_on_first_attempt(tmp_path: Path) -> None:
     assert orch.status(run_id).state == RunState.COMPENSATED
 
 
-def test_timeout_fails_the_step(tmp_path: Path) -> None:
+def test_timeout_fails_the_step(make_orchestrator: OrchestratorFactory) -> None:
     release = threading.Event()
 
     def hang(ctx: StepContext) -> None:
         release.wait(10)
 
     wf = Workflow("hang", [Step("a", hang, timeout=0.2, retry=RetryPolicy(max_attempts=1))])
-    orch = orchestrator_on(tmp_path)
+    orch = orchestrator_on(make_orchestrator)
     try:
         run_id = run(orch, wf)
     finally:
@@ -153,16 +157,16 @@ def test_timeout_fails_the_step(tmp_path: Path) -> None:
     assert "timeout=0.2s" in failed[0].detail["error"]
 
 
-def test_unserialisable_output_names_step_and_type(tmp_path: Path) -> None:
+def test_unserialisable_output_names_step_and_type(make_orchestrator: OrchestratorFactory) -> None:
     wf = Workflow("ser", [Step("make_set", lambda ctx: {1, 2})])
-    orch = orchestrator_on(tmp_path)
+    orch = orchestrator_on(make_orchestrator)
     run_id = run(orch, wf)
     failed = [e for e in orch.events(run_id) if e.kind == "step_failed"]
     assert "Step 'make_set' of workflow 'ser' returned a set" in failed[0].detail["error"]
     assert failed[0].attempt == 1  # not retried: the same output would fail again
 
 
-def test_compensation_failing_for_good_escalates(tmp_path: Path) -> None:
+def test_compensation_failing_for_good_escalates(make_orchestrator: OrchestratorFactory) -> None:
     def bad_undo(ctx: StepContext) -> None:
         raise RuntimeError("refund API down")
 
@@ -174,7 +178,7 @@ def test_compensation_failing_for_good_escalates(tmp_path: Path) -> None:
             rec.step("b", "a"),
         ],
     )
-    orch = orchestrator_on(tmp_path)
+    orch = orchestrator_on(make_orchestrator)
     run_id = run(orch, wf)
     assert orch.status(run_id).state == RunState.COMPENSATION_FAILED
     kinds = [e.kind for e in orch.events(run_id)]
@@ -182,11 +186,13 @@ def test_compensation_failing_for_good_escalates(tmp_path: Path) -> None:
     assert kinds[-1] == "run_compensation_failed"
 
 
-def test_paused_worker_loses_its_lease_and_its_late_write_is_rejected(tmp_path: Path) -> None:
+def test_paused_worker_loses_its_lease_and_its_late_write_is_rejected(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
     clock = ManualClock(1000.0)
     rec = Recorder()
     wf = Workflow("pause", [rec.step("a")])
-    orch = orchestrator_on(tmp_path, clock)
+    orch = orchestrator_on(make_orchestrator, clock)
     orch.register(wf)
     run_id = orch.submit(wf, {})
     first = orch.worker(worker_id="slow", lease_seconds=5)
@@ -210,10 +216,10 @@ def test_paused_worker_loses_its_lease_and_its_late_write_is_rejected(tmp_path: 
     assert claims[1].detail["reclaimed"] is True
 
 
-def test_hooks_fire_at_each_boundary_in_order(tmp_path: Path) -> None:
+def test_hooks_fire_at_each_boundary_in_order(make_orchestrator: OrchestratorFactory) -> None:
     rec = Recorder()
     wf = Workflow("hooks", [rec.step("a")])
-    orch = orchestrator_on(tmp_path)
+    orch = orchestrator_on(make_orchestrator)
     seen: list[str] = []
     orch.hooks.add_listener(lambda e: seen.append(str(e.point)))
     run(orch, wf)
@@ -227,14 +233,16 @@ def test_hooks_fire_at_each_boundary_in_order(tmp_path: Path) -> None:
     ]
 
 
-def test_a_crashing_hook_leaves_the_effect_unrecorded_until_recovery(tmp_path: Path) -> None:
+def test_a_crashing_hook_leaves_the_effect_unrecorded_until_recovery(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
     class Crash(BaseException):
         pass
 
     clock = ManualClock(1000.0)
     rec = Recorder()
     wf = Workflow("crash", [rec.step("a")])
-    orch = orchestrator_on(tmp_path, clock)
+    orch = orchestrator_on(make_orchestrator, clock)
     crashed: list[bool] = []
 
     def crash_once(event: HookEvent) -> None:
@@ -253,22 +261,24 @@ def test_a_crashing_hook_leaves_the_effect_unrecorded_until_recovery(tmp_path: P
     assert len({c[3] for c in rec.calls}) == 1  # with the same idempotency key
 
 
-def test_submit_is_idempotent_on_run_id(tmp_path: Path) -> None:
+def test_submit_is_idempotent_on_run_id(make_orchestrator: OrchestratorFactory) -> None:
     rec = Recorder()
     wf = Workflow("idem", [rec.step("a")])
-    orch = orchestrator_on(tmp_path)
+    orch = orchestrator_on(make_orchestrator)
     assert orch.submit(wf, {"x": 1}, run_id="r1") == "r1"
     assert orch.submit(wf, {"x": 2}, run_id="r1") == "r1"
     assert [e.kind for e in orch.events("r1")] == ["run_submitted", "step_ready"]
 
 
-def test_state_rebuilt_from_the_event_log_matches_the_tables(tmp_path: Path) -> None:
+def test_state_rebuilt_from_the_event_log_matches_the_tables(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
     rec = Recorder(fail={"b": 1}, always_fail={"d"})
     wf = Workflow(
         "rebuild", [rec.step("a"), rec.step("b", "a"), rec.step("c", "a"), rec.step("d", "b", "c")]
     )
     ok = Workflow("rebuild_ok", [rec.step("a"), rec.step("b", "a")])
-    orch = orchestrator_on(tmp_path)
+    orch = orchestrator_on(make_orchestrator)
     ids = [run(orch, wf), run(orch, ok)]
     for run_id, definition in zip(ids, (wf, ok), strict=True):
         status = orch.status(run_id)
@@ -277,23 +287,23 @@ def test_state_rebuilt_from_the_event_log_matches_the_tables(tmp_path: Path) -> 
         assert steps == dict(status.steps)
 
 
-def test_store_survives_a_new_process_view(tmp_path: Path) -> None:
+def test_store_survives_a_new_process_view(make_orchestrator: OrchestratorFactory) -> None:
     rec = Recorder()
     wf = Workflow("durable", [rec.step("a")])
-    first = orchestrator_on(tmp_path)
+    first = orchestrator_on(make_orchestrator)
     run_id = first.submit(wf, {"k": "v"})
     first.store.dispose()
-    second = orchestrator_on(tmp_path)
+    second = orchestrator_on(make_orchestrator)
     second.register(wf)
     assert second.status(run_id).state == RunState.RUNNING
     second.run_until_quiet(max_seconds=60)
     assert second.status(run_id).state == RunState.COMPLETED
 
 
-def test_wall_clock_worker_runs_real_threads(tmp_path: Path) -> None:
+def test_wall_clock_worker_runs_real_threads(make_orchestrator: OrchestratorFactory) -> None:
     rec = Recorder()
     wf = Workflow("threads", [rec.step("a"), rec.step("b"), rec.step("c", "a", "b")])
-    orch = Orchestrator(f"sqlite:///{tmp_path / 'store.db'}")
+    orch = make_orchestrator(clock=None)
     run_id = orch.submit(wf, {})
     stop = threading.Event()
     workers = [
@@ -313,8 +323,10 @@ def test_wall_clock_worker_runs_real_threads(tmp_path: Path) -> None:
     assert not any(w.is_alive() for w in workers)
 
 
-def test_heartbeats_keep_a_long_step_from_being_taken_over(tmp_path: Path) -> None:
-    orch = Orchestrator(f"sqlite:///{tmp_path / 'store.db'}")
+def test_heartbeats_keep_a_long_step_from_being_taken_over(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
+    orch = make_orchestrator(clock=None)
     calls: list[str] = []
     rival = orch.worker(worker_id="rival", lease_seconds=0.6)
 
@@ -333,16 +345,18 @@ def test_heartbeats_keep_a_long_step_from_being_taken_over(tmp_path: Path) -> No
     assert len(calls) == 1
 
 
-def test_heartbeat_must_be_shorter_than_the_lease(tmp_path: Path) -> None:
-    orch = orchestrator_on(tmp_path)
+def test_heartbeat_must_be_shorter_than_the_lease(make_orchestrator: OrchestratorFactory) -> None:
+    orch = orchestrator_on(make_orchestrator)
     with pytest.raises(ValueError, match=r"heartbeat_seconds=5 must be positive and shorter than"):
         orch.worker(lease_seconds=5, heartbeat_seconds=5)
 
 
-def test_cancel_skips_what_did_not_start_and_compensates_the_rest(tmp_path: Path) -> None:
+def test_cancel_skips_what_did_not_start_and_compensates_the_rest(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
     rec = Recorder()
     wf = Workflow("cancel", [rec.step("a"), rec.step("b", "a"), rec.step("c", "b")])
-    orch = orchestrator_on(tmp_path)
+    orch = orchestrator_on(make_orchestrator)
     run_id = orch.submit(wf, {})
     worker = orch.worker()
     assert worker.tick() and worker.tick()  # a and b done, c ready
@@ -357,10 +371,10 @@ def test_cancel_skips_what_did_not_start_and_compensates_the_rest(tmp_path: Path
     assert (run_state, steps) == (status.state, dict(status.steps))
 
 
-def test_cancelling_an_ended_run_is_refused(tmp_path: Path) -> None:
+def test_cancelling_an_ended_run_is_refused(make_orchestrator: OrchestratorFactory) -> None:
     rec = Recorder()
     wf = Workflow("ended", [rec.step("a")])
-    orch = orchestrator_on(tmp_path)
+    orch = orchestrator_on(make_orchestrator)
     run_id = run(orch, wf)
     with pytest.raises(
         IllegalTransition, match=r"run cannot take event 'cancel' in state 'completed'"
@@ -370,7 +384,7 @@ def test_cancelling_an_ended_run_is_refused(tmp_path: Path) -> None:
         orch.cancel("no-such-run")
 
 
-def test_parallel_branches_overlap_in_time(tmp_path: Path) -> None:
+def test_parallel_branches_overlap_in_time(make_orchestrator: OrchestratorFactory) -> None:
     spans: dict[str, tuple[float, float]] = {}
     both_started = threading.Barrier(2, timeout=10)
 
@@ -388,7 +402,7 @@ def test_parallel_branches_overlap_in_time(tmp_path: Path) -> None:
             Step("join", lambda ctx: None, after=("left", "right")),
         ],
     )
-    orch = Orchestrator(f"sqlite:///{tmp_path / 'store.db'}")
+    orch = make_orchestrator(clock=None)
     run_id = orch.submit(wf, {})
     stop = threading.Event()
     threads = [

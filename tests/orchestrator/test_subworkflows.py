@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from orchestrator import (
     Workflow,
     rebuild_from_events,
 )
+from tests.orchestrator.conftest import OrchestratorFactory
 
 ONCE = RetryPolicy(max_attempts=1)
 
@@ -54,16 +54,18 @@ def build(log: Log) -> tuple[Workflow, Workflow]:
     return parent, child
 
 
-def orchestrator(tmp_path: Path, parent: Workflow) -> Orchestrator:
-    orch = Orchestrator(f"sqlite:///{tmp_path / 's.db'}", clock=ManualClock(0.0))
+def orchestrator(make_orchestrator: OrchestratorFactory, parent: Workflow) -> Orchestrator:
+    orch = make_orchestrator(clock=ManualClock(0.0))
     orch.register(parent)  # registers the child too
     return orch
 
 
-def test_a_completed_child_completes_the_parent_step(tmp_path: Path) -> None:
+def test_a_completed_child_completes_the_parent_step(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
     log = Log()
     parent, child = build(log)
-    orch = orchestrator(tmp_path, parent)
+    orch = orchestrator(make_orchestrator, parent)
     run_id = orch.submit("order", {"sku": "x"})
     orch.run_until_quiet(max_seconds=60)
     status = orch.status(run_id)
@@ -77,10 +79,12 @@ def test_a_completed_child_completes_the_parent_step(tmp_path: Path) -> None:
         assert rebuild_from_events(definition, orch.events(rid)) == (state.state, dict(state.steps))
 
 
-def test_a_failed_child_takes_the_parent_down_its_failure_path(tmp_path: Path) -> None:
+def test_a_failed_child_takes_the_parent_down_its_failure_path(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
     log = Log(failing={"capture"})
     parent, _ = build(log)
-    orch = orchestrator(tmp_path, parent)
+    orch = orchestrator(make_orchestrator, parent)
     run_id = orch.submit("order", {})
     orch.run_until_quiet(max_seconds=60)
     assert orch.status(f"{run_id}.pay").state == RunState.COMPENSATED
@@ -95,10 +99,10 @@ def test_a_failed_child_takes_the_parent_down_its_failure_path(tmp_path: Path) -
     assert log.calls[-2:] == ["undo payment.authorise", "undo order.reserve"]
 
 
-def test_cancelling_the_parent_cancels_the_child(tmp_path: Path) -> None:
+def test_cancelling_the_parent_cancels_the_child(make_orchestrator: OrchestratorFactory) -> None:
     log = Log()
     parent, _ = build(log)
-    orch = orchestrator(tmp_path, parent)
+    orch = orchestrator(make_orchestrator, parent)
     run_id = orch.submit("order", {})
     worker = orch.worker()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -21,6 +20,7 @@ from orchestrator import (
     Workflow,
     trace_id_for,
 )
+from tests.orchestrator.conftest import OrchestratorFactory
 
 
 def tag(label: str):  # type: ignore[no-untyped-def]
@@ -30,12 +30,14 @@ def tag(label: str):  # type: ignore[no-untyped-def]
     return action
 
 
-def test_a_run_finishes_on_the_version_it_started_with(tmp_path: Path) -> None:
+def test_a_run_finishes_on_the_version_it_started_with(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
     v1 = Workflow("order", [Step("a", tag("v1-a")), Step("b", tag("v1-b"), after=("a",))])
     v2 = Workflow(
         "order", [Step("a", tag("v2-a")), Step("c", tag("v2-c"), after=("a",))], version=2
     )
-    orch = Orchestrator(f"sqlite:///{tmp_path / 's.db'}", clock=ManualClock(0.0))
+    orch = make_orchestrator(clock=ManualClock(0.0))
     orch.register(v1)
     old = orch.submit("order", {})
     orch.register(v2)
@@ -47,16 +49,18 @@ def test_a_run_finishes_on_the_version_it_started_with(tmp_path: Path) -> None:
     assert orch.status(new).state == RunState.COMPLETED
 
 
-def test_another_definition_under_an_existing_version_is_refused(tmp_path: Path) -> None:
-    orch = Orchestrator(f"sqlite:///{tmp_path / 's.db'}")
+def test_another_definition_under_an_existing_version_is_refused(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
+    orch = make_orchestrator(clock=None)
     orch.register(Workflow("order", [Step("a", tag("a"))]))
     orch.register(Workflow("order", [Step("a", tag("other action, same shape"))]))
     with pytest.raises(RegistryError, match=r"'order' v1 is already registered with a different"):
         orch.register(Workflow("order", [Step("a", tag("a")), Step("b", tag("b"))]))
 
 
-def test_unknown_workflow_names_what_is_registered(tmp_path: Path) -> None:
-    orch = Orchestrator(f"sqlite:///{tmp_path / 's.db'}")
+def test_unknown_workflow_names_what_is_registered(make_orchestrator: OrchestratorFactory) -> None:
+    orch = make_orchestrator(clock=None)
     orch.register(Workflow("order", [Step("a", tag("a"))]))
     with pytest.raises(RegistryError, match=r"'refund' is not registered .*registered: 'order' v1"):
         orch.submit("refund", {})
@@ -75,9 +79,9 @@ def test_unreachable_database_names_the_url_with_the_password_masked() -> None:
 
 
 def test_events_are_logged_as_json_with_correlation_and_trace_ids(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    make_orchestrator: OrchestratorFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    orch = Orchestrator(f"sqlite:///{tmp_path / 's.db'}", clock=ManualClock(5.0))
+    orch = make_orchestrator(clock=ManualClock(5.0))
     orch.hooks.add_listener(JsonEventLog())
     wf = Workflow("logged", [Step("a", tag("a"))])
     with caplog.at_level(logging.INFO, logger="chaosflow.events"):
