@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     store_args(status)
     status.add_argument("run_id")
 
+    cancel = verbs.add_parser("cancel", help="cancel a running run (it compensates)")
+    store_args(cancel)
+    workflow_args(cancel)
+    cancel.add_argument("run_id")
+    cancel.add_argument("--reason", default="cancelled from the command line")
+
     events = verbs.add_parser("events", help="print the event log as JSON lines")
     store_args(events)
     events.add_argument("run_id", nargs="?")
@@ -122,6 +128,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _status(args)
     if args.verb == "events":
         return _events(args)
+    if args.verb == "cancel":
+        return _cancel(args)
     if args.verb == "serve":
         return _serve(args)
     raise UsageError(f"unknown verb {args.verb!r}")  # argparse already refuses these
@@ -209,6 +217,18 @@ def _status(args: argparse.Namespace) -> int:
         print(json.dumps(orchestrator.status(args.run_id).to_dict(), indent=2))
     except UnknownRun as error:
         raise UsageError(str(error)) from None
+    return EXIT_VALID
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from orchestrator import IllegalTransition, UnknownRun
+
+    orchestrator = _orchestrator(args)
+    try:
+        status = orchestrator.cancel(args.run_id, reason=args.reason)
+    except (UnknownRun, IllegalTransition) as error:
+        raise UsageError(str(error)) from None
+    print(json.dumps(status.to_dict(), indent=2))
     return EXIT_VALID
 
 

@@ -26,7 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ._errors import RegistryError, SerializationError, StoreError, UnknownRun
+from ._errors import (
+    IllegalTransition,
+    RegistryError,
+    SerializationError,
+    StoreError,
+    UnknownRun,
+)
 from ._orchestrator import Orchestrator
 
 MAX_BODY_BYTES = 1024 * 1024  # a run's input is a business payload, not a file upload
@@ -222,6 +228,17 @@ def _build_app(
     def run_status(run_id: str) -> RunStatusBody:
         """The run's state, its steps' states and their outputs."""
         return RunStatusBody.model_validate(_status(orchestrator, run_id))
+
+    @app.post("/runs/{run_id}/cancel", dependencies=guarded)
+    def cancel_run(run_id: str) -> RunStatusBody:
+        """Cancel a running run: what did not start is skipped, the rest is compensated."""
+        try:
+            status = orchestrator.cancel(run_id, reason="cancelled through the HTTP API")
+        except UnknownRun as error:
+            raise _ApiError(404, str(error)) from None
+        except (IllegalTransition, RegistryError) as error:
+            raise _ApiError(409, str(error)) from None
+        return RunStatusBody.model_validate(status.to_dict())
 
     @app.get("/runs/{run_id}/events", dependencies=guarded)
     def run_events(run_id: str) -> list[EventBody]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -36,6 +36,8 @@ class RunStatus:
     correlation_id: str | None
     created_at: float
     updated_at: float
+    # Each routed step's condition, as data (empty when this process does not know the version).
+    routes: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def terminal(self) -> bool:
@@ -54,6 +56,7 @@ class RunStatus:
             "correlation_id": self.correlation_id,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "routes": dict(self.routes),
         }
 
 
@@ -154,7 +157,14 @@ class Orchestrator:
             run.correlation_id,
             run.created_at,
             run.updated_at,
+            self._routes(run.workflow, run.version),
         )
+
+    def _routes(self, name: str, version: int) -> dict[str, Any]:
+        if (name, version) not in self.registry:
+            return {}
+        workflow = self.registry.get(name, version)
+        return {n: s.when.to_dict() for n, s in workflow.steps.items() if s.when is not None}
 
     def cancel(self, run_id: str, *, reason: str = "") -> RunStatus:
         """Cancel a running run: steps not started are skipped, the rest are compensated.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Float,
     Index,
     Integer,
@@ -15,6 +18,11 @@ from sqlalchemy import (
 )
 
 SCHEMA_VERSION = 1
+
+# The migration path: MIGRATIONS[n] turns a store at version n - 1 into version n. A store older
+# than SCHEMA_VERSION is migrated step by step inside one transaction when it is opened; a newer
+# one is refused. Version 1 is the first: there is nothing to migrate yet.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 
 metadata = MetaData()
 

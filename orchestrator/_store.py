@@ -21,7 +21,16 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from ._errors import StoreError
-from ._schema import SCHEMA_VERSION, breakers, events, meta, metadata, runs, steps
+from ._schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    breakers,
+    events,
+    meta,
+    metadata,
+    runs,
+    steps,
+)
 from ._states import StepState
 
 CLAIMABLE = (StepState.READY, StepState.COMPENSATION_READY)
@@ -150,6 +159,14 @@ class Store:
                     raise StoreError(
                         f"The store at {masked_url(self.url)!r} has schema version {found}, newer "
                         f"than this chaosflow's {SCHEMA_VERSION}. Upgrade chaosflow."
+                    )
+                elif int(found) < SCHEMA_VERSION:
+                    for version in range(int(found) + 1, SCHEMA_VERSION + 1):
+                        MIGRATIONS[version](tx.conn)
+                    tx.conn.execute(
+                        update(meta)
+                        .where(meta.c.key == "schema_version")
+                        .values(value=str(SCHEMA_VERSION))
                     )
         except OperationalError as error:
             raise StoreError(

@@ -235,3 +235,20 @@ def test_a_bounded_server_stops_by_itself(tmp_path: Path) -> None:
             process.wait(timeout=10)
     assert code == 0, (tmp_path / "server.err").read_text()
     assert url.startswith("http://127.0.0.1:")
+
+
+def test_cancel_over_http_compensates_and_refuses_an_ended_run(
+    client: TestClient, orchestrator: Orchestrator
+) -> None:
+    run_id = client.post("/runs", json={"workflow": "order", "input": ORDER}).json()["run_id"]
+    worker = orchestrator.worker()
+    assert worker.tick() and worker.tick()  # stock reserved, payment charged
+    response = client.post(f"/runs/{run_id}/cancel")
+    assert response.status_code == 200
+    assert response.json()["state"] == "cancelling"
+    orchestrator.run_until_quiet(max_seconds=30)
+    assert client.get(f"/runs/{run_id}").json()["state"] == "cancelled"
+    again = client.post(f"/runs/{run_id}/cancel")
+    assert again.status_code == 409
+    assert "cannot take event 'cancel' in state 'cancelled'" in again.json()["error"]
+    assert client.post("/runs/nope/cancel").status_code == 404

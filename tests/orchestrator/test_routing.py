@@ -129,3 +129,16 @@ def test_bad_conditions_fail_at_definition() -> None:
         )
     with pytest.raises(DefinitionError, match="is not one of"):
         condition_from_dict({"when": "always"})
+
+
+def test_status_shows_the_routing_rules_as_data(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
+    wf = fraud_workflow(95)
+    orch = make_orchestrator()
+    run_id = orch.submit(wf, {})
+    routes = orch.status(run_id).to_dict()["routes"]
+    assert routes == {
+        "manual_review": {"path": "results.check.score", "op": "ge", "value": 80},
+        "auto_approve": {"path": "results.check.score", "op": "lt", "value": 80},
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,26 @@ def test_events_are_logged_as_json_with_correlation_and_trace_ids(
     assert {line["trace_id"] for line in lines} == {trace_id_for(run_id)}
     assert len(trace_id_for(run_id)) == 32
     assert lines[1]["step"] == "a" and lines[1]["attempt"] == 1
+
+
+def test_an_older_store_is_migrated_and_a_newer_one_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import update
+
+    from orchestrator import _schema
+    from orchestrator._schema import meta
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    first = Orchestrator(url)
+    with first.store.transaction() as tx:
+        tx.conn.execute(update(meta).values(value="0"))
+    first.store.dispose()
+    applied: list[int] = []
+    monkeypatch.setitem(_schema.MIGRATIONS, 1, lambda conn: applied.append(1))
+    Orchestrator(url).store.dispose()
+    assert applied == [1]
+    with Orchestrator(url).store.transaction() as tx:
+        tx.conn.execute(update(meta).values(value="99"))
+    with pytest.raises(StoreError, match="has schema version 99, newer than"):
+        Orchestrator(url)
