@@ -5,6 +5,7 @@ events it publishes (plain callables), and talk to Toxiproxy, processes and data
 """
 
 from ._clock_faults import ClockFaultInjector, ClockLike, SkewedClock
+from ._containers import ContainerPostgres, ContainerToxiproxy, docker_available
 from ._crash import CRASH_MODES, CrashAt, HookEventLike, InjectedFault, SimulatedCrash
 from ._errors import FaultError, FaultPlanError, PostgresClusterError, ToxiproxyError
 from ._nemesis import Injector, Nemesis
@@ -47,6 +48,8 @@ __all__ = [
     "CRASH_POINTS",
     "ClockFaultInjector",
     "ClockLike",
+    "ContainerPostgres",
+    "ContainerToxiproxy",
     "CrashAt",
     "FAULT_KINDS",
     "Fault",
@@ -82,6 +85,7 @@ __all__ = [
     "ToxiproxyInjector",
     "ToxiproxyServer",
     "Trigger",
+    "docker_available",
     "find_binary",
     "find_bindir",
     "free_port",
