@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 LISTENING = "chaosflow http listening on "
@@ -54,3 +57,46 @@ def start_server(
     process.kill()
     process.wait(timeout=10)
     raise AssertionError(f"the server did not start:\n{stderr.read_text()[-3000:]}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_service(name: str, ledger: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    log = ledger.with_suffix(".log")
+    with log.open("wb") as err:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "scenarios.http_service",
+                "--name",
+                name,
+                "--port",
+                str(port),
+                "--ledger",
+                str(ledger),
+                *extra,
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"service {name} exited: {log.read_text()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    process.wait(10)
+    raise AssertionError(f"service {name} did not answer on {url}")
