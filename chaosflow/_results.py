@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import reports
-from scenarios import ScenarioOutcome
+from scenarios import FileOutcome, ScenarioOutcome
 
 
 def outcome_to_result(
@@ -68,4 +68,34 @@ def outcome_to_result(
         runs=runs,
         faults=faults,
         replay_command=replay_command,
+    )
+
+
+def file_outcome_to_result(file_outcome: FileOutcome) -> reports.ResilienceResult:
+    """One report for every case a scenario file ran: checkers merged worst-first."""
+    results = [outcome_to_result(o) for o in file_outcome.outcomes]
+    merged: dict[str, list[reports.CheckerResult]] = {}
+    for result in results:
+        for checker in result.checkers:
+            merged.setdefault(checker.name, []).append(checker)
+    checkers = tuple(
+        reports.CheckerResult(
+            name=name,
+            verdict=reports.merge_verdicts([c.verdict for c in found]),
+            anomalies=tuple(a for c in found for a in c.anomalies),
+            note=f"{len(found)} case(s)",
+        )
+        for name, found in merged.items()
+    )
+    first = results[0]
+    return reports.ResilienceResult(
+        scenario=file_outcome.spec.name,
+        mode=first.mode,
+        seed=first.seed,
+        started_at=first.started_at,
+        duration_s=sum(r.duration_s for r in results),
+        checkers=checkers,
+        runs=tuple(run for r in results for run in r.runs),
+        faults=tuple(fault for r in results for fault in r.faults),
+        replay_command=f"chaosflow run {file_outcome.spec.path} --seed {first.seed}",
     )

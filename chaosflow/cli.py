@@ -30,6 +30,21 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="reports-out", help="report folder (default: reports-out)")
     demo.add_argument("--seed", type=int, default=0, help="scheduler and fault seed (default 0)")
 
+    run = verbs.add_parser("run", help="run a scenario file; exit 0 valid, 1 invalid, 3 unknown")
+    run.add_argument("scenario", help="a scenario file (YAML)")
+    run.add_argument("--seed", type=int, default=None, help="override the file's seed")
+    run.add_argument("--mode", choices=["sim", "real"], default=None)
+    run.add_argument(
+        "--report",
+        default=None,
+        metavar="DIR",
+        help="write JSON, Markdown, HTML and JUnit reports under DIR",
+    )
+
+    replay = verbs.add_parser("replay", help="rerun exactly the case a replay token names")
+    replay.add_argument("token")
+    replay.add_argument("--report", default=None, metavar="DIR")
+
     def store_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", required=True, help="store URL, e.g. sqlite:///chaosflow.db")
 
@@ -120,6 +135,10 @@ def _orchestrator(args: argparse.Namespace) -> Any:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.verb == "demo":
         return _demo(args)
+    if args.verb == "run":
+        return _run(args)
+    if args.verb == "replay":
+        return _replay(args)
     if args.verb == "worker":
         return _worker(args)
     if args.verb == "submit":
@@ -164,6 +183,80 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"verdict: {outcome.verdict}")
     print("report: " + ", ".join(str(p) for p in paths.values()))
     return {"valid": EXIT_VALID, "invalid": EXIT_INVALID}.get(str(outcome.verdict), EXIT_UNKNOWN)
+
+
+def _exit_code(verdict: str) -> int:
+    return {"valid": EXIT_VALID, "invalid": EXIT_INVALID}.get(verdict, EXIT_UNKNOWN)
+
+
+def _print_checks(outcome: Any) -> None:
+    for check in outcome.judgement.results:
+        for anomaly in check.anomalies:
+            print(
+                f"  {anomaly.kind} run={anomaly.run_id} steps={list(anomaly.steps)} "
+                f"events={list(anomaly.event_seqs)}: {anomaly.detail}"
+            )
+            print(f"    faults: {outcome.scenario.plan.describe().replace(chr(10), '; ')}")
+            print(f"    replay: chaosflow replay {anomaly.replay_token}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    import reports
+    from scenarios import ScenarioError, load_scenario_file, run_scenario_file
+
+    from ._results import file_outcome_to_result
+
+    try:
+        spec = load_scenario_file(args.scenario)
+        result = run_scenario_file(spec, seed=args.seed, mode=args.mode)
+    except ScenarioError as error:
+        raise UsageError(str(error)) from None
+    verdicts = [str(o.verdict) for o in result.outcomes]
+    print(
+        f"scenario {spec.name!r}: {len(result.outcomes)} case(s)"
+        + (" (budget exhausted)" if result.exhausted_budget else "")
+    )
+    for outcome in result.outcomes:
+        if outcome.verdict != "valid":
+            print(
+                f"case {outcome.scenario.plan.describe().replace(chr(10), '; ')}: {outcome.verdict}"
+            )
+            _print_checks(outcome)
+    verdict = reports.merge_verdicts(verdicts) if verdicts else "unknown"
+    print(f"verdict: {verdict}")
+    if args.report:
+        paths = reports.write_reports(file_outcome_to_result(result), Path(args.report))
+        print("report: " + ", ".join(str(p) for p in paths.values()))
+    return _exit_code(verdict)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import reports
+    from scenarios import ScenarioError, decode_replay_token, load_scenario_file, replay
+
+    from ._results import outcome_to_result
+
+    try:
+        token = decode_replay_token(args.token)
+        if not token.get("source"):
+            raise UsageError(
+                "This replay token names no scenario file (it came from a scenario built in "
+                "code); rerun that code with the seed inside the token instead."
+            )
+        spec = load_scenario_file(token["source"])
+        outcome = replay(token["plan"], spec, int(token["seed"]))
+    except ScenarioError as error:
+        raise UsageError(str(error)) from None
+    print(
+        f"replaying {spec.name!r} seed {token['seed']}: "
+        f"{outcome.scenario.plan.describe().replace(chr(10), '; ')}"
+    )
+    _print_checks(outcome)
+    print(f"verdict: {outcome.verdict}")
+    if args.report:
+        paths = reports.write_reports(outcome_to_result(outcome), Path(args.report))
+        print("report: " + ", ".join(str(p) for p in paths.values()))
+    return _exit_code(str(outcome.verdict))
 
 
 def _worker(args: argparse.Namespace) -> int:

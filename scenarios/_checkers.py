@@ -6,6 +6,7 @@ A checker is a plain callable ``History -> CheckResult``. One that raises is rep
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 
@@ -98,10 +99,46 @@ def check_progress(history: History) -> CheckResult:
     )
 
 
+def check_compensation_order(history: History) -> CheckResult:
+    """``compensation_order``: a run's compensations not in reverse order of its effects.
+
+    Decided from the services' side alone: if effect X was applied before effect Y, Y must be
+    undone before X.
+    """
+    # Keyed by service: the effect a service applied is what must be undone in reverse order,
+    # whichever step's compensation the workflow wired to undo it.
+    applied: dict[str, list[str]] = defaultdict(list)
+    undone: dict[str, list[str]] = defaultdict(list)
+    for effect in sorted(history.effects, key=lambda e: e.seq):
+        target = applied if effect.kind == "apply" else undone
+        if effect.service not in target[effect.run_id]:
+            target[effect.run_id].append(effect.service)
+    anomalies = []
+    for run_id, order in sorted(undone.items()):
+        forward = [k for k in applied[run_id] if k in order]
+        for first, second in itertools.pairwise(forward):
+            if order.index(first) < order.index(second):
+                anomalies.append(
+                    Anomaly(
+                        "compensation_order",
+                        run_id,
+                        (first, second),
+                        history.seqs(run_id),
+                        f"the {first!r} effect was undone before the {second!r} effect, which was "
+                        "applied after it",
+                    )
+                )
+    verdict = Verdict.INVALID if anomalies else Verdict.VALID
+    return CheckResult(
+        "compensation_order", verdict, tuple(anomalies), f"{len(undone)} runs with compensations"
+    )
+
+
 CHECKERS: Mapping[str, Checker] = {
     "duplicate_effect": check_duplicate_effects,
     "missing_compensation": check_missing_compensations,
     "stuck_workflow": check_progress,
+    "compensation_order": check_compensation_order,
 }
 
 

@@ -58,6 +58,8 @@ class Scenario:
     progress_bound: float = 600.0
     # Which steps talk through which (simulated) proxy, for network faults.
     routes: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # The scenario file this case came from, so its replay token can find it again.
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if not self.invariants:
@@ -83,7 +85,13 @@ class Scenario:
     def replay_token(self) -> str:
         """A token that names this exact case: scenario, seed and fault plan."""
         body = json.dumps(
-            {"v": 1, "scenario": self.name, "seed": self.seed, "plan": self.plan.to_dict()},
+            {
+                "v": 1,
+                "scenario": self.name,
+                "source": self.source,
+                "seed": self.seed,
+                "plan": self.plan.to_dict(),
+            },
             sort_keys=True,
             separators=(",", ":"),
         )

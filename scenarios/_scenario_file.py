@@ -1,0 +1,251 @@
+"""Scenario files: a workflow, its inputs, the faults to inject or explore, and what to check.
+
+```yaml
+name: order-saga-crash
+workflow: examples.order_saga:order_saga   # module:attribute
+mode: sim                                  # sim | real
+seed: 0
+inputs: [{sku: book-1, qty: 1, amount: 1200, address: 1 Main St}]
+faults: [{kind: crash, trigger: {point: after_action, step: charge_payment}}]
+explore: crash_points                      # optional: crash_points | crash_pairs
+invariants: [duplicate_effect, missing_compensation, stuck_workflow]
+budget: {examples: 200, seconds: 120}
+workers: 2
+lease_seconds: 5
+routes: {payment: [charge_payment, refund_payment]}
+```
+
+A file is validated when it is loaded: an unknown key, no invariant, an unimportable workflow or
+a bad fault is refused, naming the problem.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from faults import CRASH_POINTS, Fault, FaultPlan, FaultPlanError
+from orchestrator import OrchestratorError, Workflow, import_workflow
+
+from ._checkers import CHECKERS
+from ._errors import ScenarioDefinitionError
+from ._runner import Scenario, ScenarioOutcome, run_in_process
+
+MODES = ("sim", "real")
+EXPLORATIONS = ("crash_points", "crash_pairs", "search")
+_KEYS = {
+    "name",
+    "workflow",
+    "mode",
+    "seed",
+    "inputs",
+    "faults",
+    "explore",
+    "invariants",
+    "budget",
+    "workers",
+    "lease_seconds",
+    "routes",
+    "heal_after",
+    "progress_bound",
+}
+_FORWARD_POINTS = CRASH_POINTS[:4]
+_COMPENSATION_POINTS = CRASH_POINTS[4:]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much exploring a file may do: a number of cases and a time limit."""
+
+    examples: int = 200
+    seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class ScenarioFile:
+    """A loaded, validated scenario file."""
+
+    path: str
+    name: str
+    workflow_spec: str
+    workflow: Workflow
+    mode: str
+    seed: int
+    inputs: tuple[Mapping[str, Any], ...]
+    plan: FaultPlan
+    explore: str | None
+    invariants: tuple[str, ...]
+    budget: Budget
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def base_scenario(self, *, seed: int | None = None, plan: FaultPlan | None = None) -> Scenario:
+        """The file's scenario with its own faults (or ``plan``) under ``seed``."""
+        seed = self.seed if seed is None else seed
+        chosen = (plan or self.plan).with_seed(seed)
+        return Scenario(
+            self.name,
+            self.workflow,
+            self.inputs,
+            chosen,
+            self.invariants,
+            seed,
+            source=self.path,
+            **self.options,
+        )
+
+    def cases(self, *, seed: int | None = None) -> Iterator[Scenario]:
+        """Every case the file asks for: its plan, or one per explored crash point (or pair)."""
+        base = self.base_scenario(seed=seed)
+        if self.explore is None:
+            yield base
+            return
+        points = crash_points(self.workflow)
+        groups = (
+            [(p,) for p in points]
+            if self.explore == "crash_points"
+            else itertools.combinations(points, 2)
+        )
+        for group in groups:
+            crashes = tuple(Fault.crash(point, step) for point, step in group)
+            yield replace(base, plan=FaultPlan(base.plan.faults + crashes, base.seed))
+
+
+def crash_points(workflow: Workflow) -> list[tuple[str, str]]:
+    """Every (hook point, step) a worker can die at: forward, and compensation where defined."""
+    points = [(point, step) for step in workflow.order for point in _FORWARD_POINTS]
+    points += [
+        (point, step)
+        for step in workflow.order
+        if workflow.steps[step].compensation
+        for point in _COMPENSATION_POINTS
+    ]
+    return points
+
+
+def load_scenario_file(path: str | Path) -> ScenarioFile:
+    """Load and validate a scenario file."""
+    where = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise ScenarioDefinitionError(f"Cannot read scenario file {where!r}: {error}.") from None
+    except yaml.YAMLError as error:
+        raise ScenarioDefinitionError(
+            f"Scenario file {where!r} is not valid YAML: {error}"
+        ) from None
+    if not isinstance(data, Mapping):
+        raise ScenarioDefinitionError(f"Scenario file {where!r} must hold a mapping of keys.")
+    unknown = set(data) - _KEYS
+    if unknown:
+        raise ScenarioDefinitionError(
+            f"Scenario file {where!r} has unknown key(s) {sorted(unknown)!r}; allowed: "
+            f"{', '.join(sorted(_KEYS))}."
+        )
+    if "workflow" not in data:
+        raise ScenarioDefinitionError(
+            f"Scenario file {where!r} names no workflow: add workflow: module:attribute."
+        )
+    try:
+        workflow = import_workflow(str(data["workflow"]))
+    except OrchestratorError as error:
+        raise ScenarioDefinitionError(f"Scenario file {where!r}: {error}") from None
+    invariants = tuple(data.get("invariants") or ())
+    if not invariants:
+        raise ScenarioDefinitionError(
+            f"Scenario file {where!r} checks no invariant: add invariants: [...] with some of "
+            f"{', '.join(CHECKERS)}."
+        )
+    mode = data.get("mode", "sim")
+    if mode not in MODES:
+        raise ScenarioDefinitionError(
+            f"Scenario file {where!r}: mode={mode!r} must be one of {', '.join(MODES)}."
+        )
+    explore = data.get("explore")
+    if explore is not None and explore not in EXPLORATIONS:
+        raise ScenarioDefinitionError(
+            f"Scenario file {where!r}: explore={explore!r} must be one of "
+            f"{', '.join(EXPLORATIONS)}."
+        )
+    try:
+        plan = FaultPlan.from_dict(
+            {"faults": data.get("faults") or [], "seed": int(data.get("seed", 0))},
+            steps=list(workflow.order),
+        )
+    except FaultPlanError as error:
+        raise ScenarioDefinitionError(f"Scenario file {where!r}: {error}") from None
+    inputs = data.get("inputs") or [{}]
+    if not isinstance(inputs, list) or not all(isinstance(i, Mapping) for i in inputs):
+        raise ScenarioDefinitionError(
+            f"Scenario file {where!r}: inputs must be a list of mappings, one per run."
+        )
+    budget = Budget(**(data.get("budget") or {}))
+    options = {
+        k: data[k]
+        for k in ("workers", "lease_seconds", "routes", "heal_after", "progress_bound")
+        if k in data
+    }
+    spec = ScenarioFile(
+        where,
+        str(data.get("name", Path(path).stem)),
+        str(data["workflow"]),
+        workflow,
+        mode,
+        int(data.get("seed", 0)),
+        tuple(inputs),
+        plan,
+        explore,
+        invariants,
+        budget,
+        options,
+    )
+    spec.base_scenario()  # validates invariants, inputs, workers now, not at run time
+    return spec
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """Every case a file ran, and whether the budget cut exploration short."""
+
+    spec: ScenarioFile
+    outcomes: tuple[ScenarioOutcome, ...]
+    exhausted_budget: bool
+
+
+def run_scenario_file(
+    spec: ScenarioFile, *, seed: int | None = None, mode: str | None = None
+) -> FileOutcome:
+    """Run every case of ``spec`` within its budget (in the simulation)."""
+    mode = mode or spec.mode
+    if mode != "sim":
+        raise ScenarioDefinitionError(
+            f"Scenario {spec.name!r}: mode {mode!r} is not available from scenario files yet; "
+            "run it with --mode sim. Real components are exercised by the integration tests."
+        )
+    if spec.explore == "search":
+        from ._search import search
+
+        found = search(spec.base_scenario(seed=seed), max_examples=spec.budget.examples)
+        base = run_in_process(spec.base_scenario(seed=seed))
+        outcomes_found = (base,) + ((found.failing,) if found.failing else ())
+        return FileOutcome(spec, outcomes_found, found.tried >= spec.budget.examples)
+    deadline = time.monotonic() + spec.budget.seconds
+    outcomes: list[ScenarioOutcome] = []
+    exhausted = False
+    for case in spec.cases(seed=seed):
+        if len(outcomes) >= spec.budget.examples or time.monotonic() >= deadline:
+            exhausted = True
+            break
+        outcomes.append(run_in_process(case))
+    return FileOutcome(spec, tuple(outcomes), exhausted)
+
+
+def replay(token_plan: Mapping[str, Any], spec: ScenarioFile, seed: int) -> ScenarioOutcome:
+    """Run exactly the case a replay token names."""
+    plan = FaultPlan.from_dict(token_plan, steps=list(spec.workflow.order))
+    return run_in_process(spec.base_scenario(seed=seed, plan=plan))
