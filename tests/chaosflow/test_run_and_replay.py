@@ -1,0 +1,63 @@
+"""chaosflow run and replay: exit codes, the replay command, and a replay that reproduces."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from chaosflow.cli import main
+
+BROKEN = """
+name: careless
+workflow: tests.scenarios._catalogue:careless_saga
+seed: 3
+inputs: [{sku: a, qty: 1, amount: 5, address: here}]
+explore: crash_points
+invariants: [duplicate_effect, missing_compensation]
+"""
+
+
+def test_a_valid_file_exits_0_and_writes_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["run", "examples/scenarios/order_saga_crash.yaml", "--report", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "verdict: valid" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "junit.xml",
+        "report.html",
+        "report.md",
+        "result.json",
+    ]
+
+
+def test_a_broken_workflow_exits_1_and_its_replay_reproduces_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "careless.yaml"
+    scenario.write_text(BROKEN)
+    assert main(["run", str(scenario), "--report", str(tmp_path / "r")]) == 1
+    out = capsys.readouterr().out
+    assert "duplicate_effect" in out and "verdict: invalid" in out
+    token = re.search(r"replay: chaosflow replay (\S+)", out).group(1)  # type: ignore[union-attr]
+    document = json.loads((tmp_path / "r" / "result.json").read_text())
+    assert document["checkers"][0]["verdict"] == "invalid"
+    assert main(["replay", token]) == 1
+    replayed = capsys.readouterr().out
+    assert "crash (raise) at after_action #1 of charge_payment" in replayed
+    assert "duplicate_effect" in replayed and "verdict: invalid" in replayed
+
+
+def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("workflow: examples.order_saga:order_saga\n")
+    assert main(["run", str(bad)]) == 2
+    assert "checks no invariant" in capsys.readouterr().err
+    assert main(["replay", "not-a-token"]) == 2
+    assert "does not start with 'cf1.'" in capsys.readouterr().err
+    assert main(["run", "examples/scenarios/order_saga_crash.yaml", "--mode", "real"]) == 2
+    assert "is not available from scenario files yet" in capsys.readouterr().err
