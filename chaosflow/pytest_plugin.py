@@ -1,15 +1,17 @@
-"""chaosflow's pytest plugin (registered through the ``pytest11`` entry point).
+"""chaosflow's pytest plugin, registered through the ``pytest11`` entry point.
 
-It adds the ``chaos`` marker, the ``--chaos-seed`` and ``--chaos-report`` options, and fixtures
-for an orchestrator on a temporary SQLite store and for the effect ledger. Heavy imports happen
-inside the fixtures, so loading the plugin costs every pytest run nothing.
+It adds the ``chaos`` marker; the ``--chaos-seed``, ``--chaos-profile`` and ``--chaos-report``
+options; the ``chaos`` fixture that runs scenarios and fails a test with its anomalies and replay
+token; fixtures for an orchestrator on a temporary SQLite store, the effect ledger, a throwaway
+PostgreSQL and the real Toxiproxy server; and a report of every scenario at session end. Heavy
+imports happen inside the fixtures, so loading the plugin costs every pytest run nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -31,13 +33,87 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--chaos-report", default=None, metavar="DIR", help="write chaos scenario reports under DIR"
     )
+    group.addoption(
+        "--chaos-profile",
+        default=None,
+        metavar="NAME",
+        help="load this Hypothesis settings profile (e.g. ci, nightly)",
+    )
+
+
+_OUTCOMES = pytest.StashKey[list[Any]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``chaos`` marker."""
+    """Register the ``chaos`` marker; load the Hypothesis profile asked for."""
     config.addinivalue_line(
         "markers", "chaos: a chaos scenario test run through the chaosflow plugin"
     )
+    config.stash[_OUTCOMES] = []
+    profile = config.getoption("--chaos-profile", default=None)
+    if profile:
+        from hypothesis import settings
+
+        try:
+            settings.load_profile(profile)
+        except Exception as error:  # InvalidArgument: an unknown profile
+            raise pytest.UsageError(
+                f"--chaos-profile={profile!r}: {error}. Register it with "
+                "hypothesis.settings.register_profile, or use 'ci' or 'nightly'."
+            ) from None
+
+
+class ChaosRunner:
+    """Runs scenarios for a test; a failure fails the test with its anomalies and replay token."""
+
+    def __init__(self, config: pytest.Config, seed: int) -> None:
+        self._config = config
+        self.seed = seed
+
+    def run(self, scenario: Any) -> Any:
+        """Run ``scenario`` (in the simulation) and fail the test unless it is valid."""
+        from dataclasses import replace
+
+        from scenarios import run_in_process
+
+        outcome = run_in_process(replace(scenario, seed=self.seed))
+        self._config.stash[_OUTCOMES].append(outcome)
+        if outcome.verdict != "valid":
+            lines = [
+                f"chaos scenario {scenario.name!r} is {outcome.verdict}",
+                f"faults: {outcome.scenario.plan.describe()}",
+            ]
+            for anomaly in outcome.judgement.anomalies:
+                lines.append(
+                    f"  {anomaly.kind} run={anomaly.run_id} steps={list(anomaly.steps)}: "
+                    f"{anomaly.detail}"
+                )
+            lines.append(f"replay token: {outcome.scenario.replay_token()}")
+            lines.append("fault plan (YAML):")
+            lines.append(outcome.scenario.plan.to_yaml())
+            pytest.fail("\n".join(lines), pytrace=False)
+        return outcome
+
+
+@pytest.fixture
+def chaos(request: pytest.FixtureRequest) -> ChaosRunner:
+    """Run chaos scenarios from a test: ``chaos.run(Scenario(...))``."""
+    return ChaosRunner(request.config, int(request.config.getoption("--chaos-seed")))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write a report of every chaos scenario the session ran, if --chaos-report was given."""
+    folder = session.config.getoption("--chaos-report", default=None)
+    outcomes = session.config.stash.get(_OUTCOMES, [])
+    if not folder or not outcomes:
+        return
+    import reports
+
+    from ._results import outcome_to_result
+
+    for index, outcome in enumerate(outcomes):
+        target = Path(folder) / f"{index:03d}-{outcome.scenario.name}"
+        reports.write_reports(outcome_to_result(outcome), target)
 
 
 @pytest.fixture
