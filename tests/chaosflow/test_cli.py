@@ -92,7 +92,15 @@ def test_demo_prints_a_verdict_and_writes_three_reports(tmp_path: Path) -> None:
         "missing_compensation": "valid",
         "stuck_workflow": "valid",
         "compensation_order": "valid",
-    }"]
+    }
+    assert len(document["runs"]) == 4
+
+
+def test_cancel_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAOSFLOW_LEDGER", str(tmp_path / "effects.db"))
+    db = ["--db", f"sqlite:///{tmp_path / 's.db'}"]
     wf = ["--workflow", "examples.order_saga:order_saga"]
     order = json.dumps({"sku": "a", "qty": 1, "amount": 5, "address": "here"})
     assert main(["submit", *db, *wf, "--input", order, "--run-id", "c1"]) == 0
