@@ -26,9 +26,9 @@ from typing import Any, cast
 import yaml
 
 from ._crash import CRASH_MODES
-from ._errors import FaultPlanError
+from ._errors import FaultPlanError, ToxiproxyError
 from ._step_faults import STEP_FAULT_KINDS, StepFault
-from ._toxics import STREAMS, TOXIC_ATTRIBUTES
+from ._toxiproxy import validate_toxic
 
 # Hook points a trigger may name; kept in step with the orchestrator's HookPoint by a test.
 HOOK_POINTS = (
@@ -270,29 +270,18 @@ def _check_params(fault: Fault) -> None:
 
 
 def _check_toxic(p: Mapping[str, Any]) -> None:
-    toxic = p["toxic"]
-    if toxic not in TOXIC_ATTRIBUTES:
-        raise FaultPlanError(
-            f"network toxic={toxic!r} is not a Toxiproxy toxic; use one of "
-            f"{', '.join(TOXIC_ATTRIBUTES)}."
-        )
-    if p.get("stream", "downstream") not in STREAMS:
-        raise FaultPlanError(f"network stream={p.get('stream')!r} must be one of {STREAMS}.")
-    if not 0.0 <= float(p.get("toxicity", 1.0)) <= 1.0:
-        raise FaultPlanError(f"network toxicity={p.get('toxicity')!r} is outside 0..1.")
     attributes = p.get("attributes", {})
     if not isinstance(attributes, Mapping):
         raise FaultPlanError(f"network attributes={attributes!r} must be a mapping.")
-    for name, value in attributes.items():
-        if name not in TOXIC_ATTRIBUTES[toxic]:
-            raise FaultPlanError(
-                f"toxic {toxic!r} has no attribute {name!r}; it has "
-                f"{', '.join(TOXIC_ATTRIBUTES[toxic])}."
-            )
-        if not isinstance(value, int) or value < 0:
-            raise FaultPlanError(
-                f"toxic {toxic!r} attribute {name}={value!r} must be a non-negative integer."
-            )
+    try:
+        validate_toxic(
+            p["toxic"],
+            p.get("stream", "downstream"),
+            float(p.get("toxicity", 1.0)),
+            dict(attributes),
+        )
+    except ToxiproxyError as error:  # one set of rules, for plans and for the client alike
+        raise FaultPlanError(f"network fault: {error}") from None
 
 
 @dataclass(frozen=True)

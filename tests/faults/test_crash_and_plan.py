@@ -112,19 +112,19 @@ def test_a_plan_round_trips_through_yaml_and_json() -> None:
                 "target": "db",
                 "params": {"toxic": "latency", "attributes": {"delay": 5}},
             },
-            r"toxic 'latency' has no attribute 'delay'; it has latency, jitter",
+            r"network fault: Toxic 'latency' has no attribute 'delay'; it has latency, jitter",
         ),
         (
             {"kind": "network", "target": "db", "params": {"toxic": "lag"}},
-            r"toxic='lag' is not a Toxiproxy toxic",
+            r"type='lag' is not one Toxiproxy has",
         ),
         (
             {"kind": "network", "target": "db", "params": {"toxic": "timeout", "stream": "up"}},
-            r"stream='up' must be one of",
+            r"stream='up' must be 'upstream' or 'downstream'",
         ),
         (
             {"kind": "network", "target": "db", "params": {"toxic": "timeout", "toxicity": 2}},
-            r"toxicity=2 is outside 0..1",
+            r"toxicity=2.0 must be within 0..1",
         ),
         ({"kind": "partition"}, r"partition fault needs a target \(a proxy name\)"),
         ({"kind": "partition", "target": "db", "duration": -1}, r"duration=-1 must not be"),
