@@ -109,16 +109,7 @@ class LocalPostgresCluster:
             "UTF8",
         )
         self._pg_ctl_start()
-        self._run(
-            str(self.bindir / "createdb"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            _SUPERUSER,
-            "chaosflow",
-        )
+        self._createdb("chaosflow")
         return self
 
     def _pg_ctl_start(self) -> None:
@@ -180,9 +171,7 @@ class LocalPostgresCluster:
         time.sleep(down_seconds)
         self._pg_ctl_start()
 
-    def create_database(self, prefix: str = "t") -> str:
-        """A new empty database; returns its URL (one per test keeps tests apart)."""
-        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    def _createdb(self, name: str) -> None:
         self._run(
             str(self.bindir / "createdb"),
             "-h",
@@ -193,6 +182,11 @@ class LocalPostgresCluster:
             _SUPERUSER,
             name,
         )
+
+    def create_database(self, prefix: str = "t") -> str:
+        """A new empty database; returns its URL (one per test keeps tests apart)."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        self._createdb(name)
         return self.database_url(name)
 
     def __enter__(self) -> LocalPostgresCluster:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from ._errors import DefinitionError, IllegalTransition
+from ._errors import DefinitionError
+from ._states import move
 
 if TYPE_CHECKING:
     from ._store import StoreTransaction
@@ -40,10 +41,7 @@ BREAKER_TRANSITIONS: Mapping[tuple[BreakerState, str], BreakerState] = {
 
 def next_breaker_state(state: BreakerState | str, event: str) -> BreakerState:
     """The breaker state after ``event``; raises IllegalTransition when there is no such row."""
-    try:
-        return BREAKER_TRANSITIONS[(BreakerState(state), event)]
-    except KeyError:
-        raise IllegalTransition("breaker", str(state), event) from None
+    return BreakerState(move(BREAKER_TRANSITIONS, "breaker", BreakerState(state), event))
 
 
 @dataclass(frozen=True)

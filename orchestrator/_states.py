@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 import networkx as nx
 
@@ -90,20 +91,22 @@ STEP_TRANSITIONS: Mapping[tuple[StepState, str], StepState] = {
 }
 
 
+def move(table: Mapping[tuple[Any, str], Any], machine: str, state: Any, event: str) -> Any:
+    """The state after ``event`` in ``table``; IllegalTransition when the table has no such row."""
+    try:
+        return table[(state, event)]
+    except KeyError:
+        raise IllegalTransition(machine, str(state), event) from None
+
+
 def next_run_state(state: RunState | str, event: str) -> RunState:
     """The run state after ``event``; raises IllegalTransition when the table has no such move."""
-    try:
-        return RUN_TRANSITIONS[(RunState(state), event)]
-    except KeyError:
-        raise IllegalTransition("run", str(state), event) from None
+    return RunState(move(RUN_TRANSITIONS, "run", RunState(state), event))
 
 
 def next_step_state(state: StepState | str, event: str) -> StepState:
     """The step state after ``event``; raises IllegalTransition when the table has no such move."""
-    try:
-        return STEP_TRANSITIONS[(StepState(state), event)]
-    except KeyError:
-        raise IllegalTransition("step", str(state), event) from None
+    return StepState(move(STEP_TRANSITIONS, "step", StepState(state), event))
 
 
 def transition_graph(table: Mapping[tuple[str, str], str]) -> nx.MultiDiGraph:
