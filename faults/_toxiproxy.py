@@ -27,11 +27,43 @@ from ._toxics import STREAMS, TOXIC_ATTRIBUTES
 BINARY_ENV = "CHAOSFLOW_TOXIPROXY_BIN"
 _REPO_BINARY = Path(__file__).resolve().parent.parent / ".tools" / "bin" / "toxiproxy-server"
 _API_LOCK = threading.RLock()  # toxiproxy-python's host and port are class attributes
+API_TIMEOUT = 5.0  # seconds for one API call; toxiproxy-python itself waits forever
+
+
+class _ServerFailed(Exception):
+    """The API answered 5xx, which toxiproxy-python passes on as if it had succeeded."""
+
+
+class _BoundedRequests:
+    """Stands in for ``requests`` inside toxiproxy-python: a timeout on every call, 5xx raised."""
+
+    def __init__(self, requests: Any, timeout: float) -> None:
+        self._requests = requests
+        self._timeout = timeout
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> Any:
+        response = getattr(self._requests, method)(url, timeout=self._timeout, **kwargs)
+        if response.status_code >= 500:
+            raise _ServerFailed(
+                f"{method.upper()} {url} answered {response.status_code}: {response.text.strip()}"
+            )
+        return response
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self._call("get", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        return self._call("post", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Any:
+        return self._call("delete", url, **kwargs)
 
 
 def find_binary() -> Path:
     """The toxiproxy-server binary: $CHAOSFLOW_TOXIPROXY_BIN, .tools/bin, or PATH."""
-    candidates = [os.environ.get(BINARY_ENV), str(_REPO_BINARY), shutil.which("toxiproxy-server")]
+    explicit = os.environ.get(BINARY_ENV)
+    # A path named explicitly is honoured as given, never silently replaced by another.
+    candidates = [explicit] if explicit else [str(_REPO_BINARY), shutil.which("toxiproxy-server")]
     for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return Path(candidate)
@@ -114,10 +146,9 @@ class ToxiproxyServer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise ToxiproxyError(
-                    f"Toxiproxy exited at start with code {self._process.returncode}: "
-                    f"{self._log.read_text()[-2000:]}"
-                )
+                code, output = self._process.returncode, self._log.read_text()[-2000:]
+                self.stop()
+                raise ToxiproxyError(f"Toxiproxy exited at start with code {code}: {output}")
             if wait_for_port(self.port, self.host, timeout=0.2):
                 with contextlib.suppress(ToxiproxyError):
                     self.client().version()
@@ -157,33 +188,42 @@ class ToxiproxyServer:
 class ToxiproxyClient:
     """The project's Toxiproxy client: proxies, toxics and reset, for one server."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, timeout: float = API_TIMEOUT) -> None:
         self.host = host
         self.port = port
+        self.timeout = timeout
 
     @contextlib.contextmanager
     def _api(self) -> Iterator[Any]:
+        import toxiproxy.api
         from toxiproxy.api import APIConsumer
         from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
         from toxiproxy.server import Toxiproxy
 
         with _API_LOCK:
-            saved = (APIConsumer.host, APIConsumer.port)
+            saved = (APIConsumer.host, APIConsumer.port, toxiproxy.api.requests)
             APIConsumer.host, APIConsumer.port = self.host, self.port
+            if not isinstance(saved[2], _BoundedRequests):
+                toxiproxy.api.requests = _BoundedRequests(saved[2], self.timeout)
             try:
                 yield Toxiproxy()
+            except _ServerFailed as error:
+                raise ToxiproxyError(
+                    f"Toxiproxy at {self.host}:{self.port} failed: {error}. The message above "
+                    "is the server's; a listen address already in use is the usual cause."
+                ) from None
             except (ProxyExists, NotFound, InvalidToxic) as error:
                 raise ToxiproxyError(
                     f"Toxiproxy at {self.host}:{self.port} refused: {type(error).__name__} "
                     f"{error.args[0] if error.args else ''!r}"
                 ) from None
-            except OSError as error:  # requests' ConnectionError is an OSError
+            except OSError as error:  # requests' ConnectionError and Timeout are OSErrors
                 raise ToxiproxyError(
-                    f"Toxiproxy at {self.host}:{self.port} cannot be reached ({error}). Is the "
-                    "server running?"
+                    f"Toxiproxy at {self.host}:{self.port} cannot be reached or did not answer "
+                    f"within timeout={self.timeout!r} s ({error}). Is the server running?"
                 ) from None
             finally:
-                APIConsumer.host, APIConsumer.port = saved
+                APIConsumer.host, APIConsumer.port, toxiproxy.api.requests = saved
 
     def version(self) -> str:
         """The server's version string."""

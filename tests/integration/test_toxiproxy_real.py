@@ -192,3 +192,69 @@ def test_a_taken_port_and_a_missing_binary_are_clear_errors(
         ToxiproxyServer(port=toxiproxy_server.port).start()
     with pytest.raises(ToxiproxyError, match=r"does not exist. Run `make tools`"):
         ToxiproxyServer(binary="/nonexistent/toxiproxy-server").start()
+
+
+def test_the_block_cleans_up_even_when_it_raises(proxy: Proxy) -> None:
+    with pytest.raises(RuntimeError, match="boom"), proxy.toxic("latency", latency=100):
+        assert list(proxy.toxics()) == ["latency_downstream"]
+        raise RuntimeError("boom")
+    assert proxy.toxics() == {}
+    with pytest.raises(RuntimeError, match="boom"), proxy.partitioned():
+        raise RuntimeError("boom")
+    assert round_trip(proxy) < 1
+
+
+def test_a_named_toxic_on_the_upstream_is_listed_by_its_name(proxy: Proxy) -> None:
+    name = proxy.add_toxic("slicer", stream="upstream", name="chop", average_size=4)
+    assert name == "chop"
+    assert proxy.toxics() == {"chop": "slicer"}
+    assert round_trip(proxy, b"0123456789") < 1  # sliced, yet every byte arrives
+    proxy.remove_toxic("chop")
+    assert proxy.toxics() == {}
+
+
+def test_the_servers_refusals_are_toxiproxy_errors(
+    toxiproxy: ToxiproxyClient, proxy: Proxy, echo_port: int
+) -> None:
+    with pytest.raises(ToxiproxyError, match=r"ProxyExists"):
+        toxiproxy.create_proxy("echo", f"127.0.0.1:{echo_port}")
+    with pytest.raises(ToxiproxyError, match=r"no proxy named 'nowhere'"):
+        toxiproxy.get_proxy("nowhere")
+    proxy.add_toxic("latency", latency=1)
+    with pytest.raises(ToxiproxyError, match=r"toxic already exists"):
+        proxy.add_toxic("latency", latency=1)
+    with pytest.raises(ToxiproxyError, match=r"toxic not found"):
+        proxy.remove_toxic("never-added")
+    proxy.delete()
+    assert toxiproxy.proxies() == []
+    with pytest.raises(ToxiproxyError, match=r"no proxy named 'echo' \(any more\)"):
+        proxy.disable()
+
+
+def test_reset_heals_every_proxy(toxiproxy: ToxiproxyClient, proxy: Proxy) -> None:
+    proxy.add_toxic("latency", latency=2000)
+    proxy.disable()
+    toxiproxy.reset()
+    assert proxy.toxics() == {}
+    assert round_trip(proxy) < 1
+
+
+def test_a_proxy_that_is_not_in_the_path_is_caught(proxy: Proxy, echo_port: int) -> None:
+    # The same proxy, but with the echo server's own address: disabling the proxy does not stop
+    # traffic to that address, which is what a client that bypasses the proxy looks like.
+    bypassed = Proxy(proxy.client, proxy.name, f"127.0.0.1:{echo_port}", proxy.upstream)
+    with pytest.raises(ToxiproxyError, match=r"is not in the path: .* accepted a connection"):
+        bypassed.verify_in_path()
+    assert round_trip(proxy) < 1  # verify_in_path brought the real proxy back up
+
+
+def test_the_server_reports_its_version(toxiproxy: ToxiproxyClient) -> None:
+    # `go install` builds carry no version stamp: v2.5.0 built that way answers "git".
+    assert toxiproxy.version().strip()
+
+
+def test_a_listen_address_in_use_is_a_toxiproxy_error(
+    toxiproxy: ToxiproxyClient, proxy: Proxy, echo_port: int
+) -> None:
+    with pytest.raises(ToxiproxyError, match=r"answered 500: .*address already in use"):
+        toxiproxy.create_proxy("twin", f"127.0.0.1:{echo_port}", listen=proxy.listen)
