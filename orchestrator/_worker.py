@@ -262,18 +262,9 @@ class Worker:
         with self.store.transaction() as tx:
             tx.lock_run(claim.run_id)
             new_state = next_step_state(StepState.RUNNING, "start_child")
-            if not tx.finish_leased(claim.run_id, claim.step, claim.token, str(new_state), now):
-                self._lost_lease(tx, claim, now)
+            started = {"child": child_id, "workflow": child.name, "version": child.version}
+            if not self._end_lease(tx, claim, new_state, now, "subworkflow_started", started):
                 return
-            tx.append_event(
-                claim.run_id,
-                "subworkflow_started",
-                now,
-                step=claim.step,
-                attempt=claim.attempt,
-                worker_id=self.worker_id,
-                detail={"child": child_id, "workflow": child.name, "version": child.version},
-            )
             create_run(
                 tx,
                 self.registry,
@@ -305,27 +296,16 @@ class Worker:
                         detail={"resource": breaker.resource},
                     )
                 return True
-            new_state = next_step_state(StepState.RUNNING, "defer")
-            if tx.finish_leased(
-                claim.run_id,
-                claim.step,
-                claim.token,
-                str(new_state),
+            self._end_lease(
+                tx,
+                claim,
+                next_step_state(StepState.RUNNING, "defer"),
                 now,
+                "step_deferred",
+                {"resource": breaker.resource, "until": admission.retry_at},
                 not_before=admission.retry_at,
                 attempt=claim.attempt - 1,
-            ):
-                tx.append_event(
-                    claim.run_id,
-                    "step_deferred",
-                    now,
-                    step=claim.step,
-                    attempt=claim.attempt,
-                    worker_id=self.worker_id,
-                    detail={"resource": breaker.resource, "until": admission.retry_at},
-                )
-            else:
-                self._lost_lease(tx, claim, now)
+            )
         return False
 
     def _breaker_outcome(
@@ -336,15 +316,7 @@ class Worker:
             return
         moved = record(tx, breaker, now, success=success)
         if moved:
-            tx.append_event(
-                claim.run_id,
-                moved,
-                now,
-                step=claim.step,
-                attempt=claim.attempt,
-                worker_id=self.worker_id,
-                detail={"resource": breaker.resource},
-            )
+            self._log(tx, claim, moved, now, {"resource": breaker.resource})
 
     @contextmanager
     def _heartbeat(self, claim: Claim) -> Iterator[None]:
@@ -389,21 +361,11 @@ class Worker:
         new_state = next_step_state(current, "succeed")
         with self.store.transaction() as tx:
             tx.lock_run(claim.run_id)
-            values = {} if compensating else {"output": encoded, "error": None}
-            if not tx.finish_leased(
-                claim.run_id, claim.step, claim.token, str(new_state), now, **values
-            ):
-                self._lost_lease(tx, claim, now)
+            values: dict[str, Any] = {} if compensating else {"output": encoded, "error": None}
+            event = "step_compensated" if compensating else "step_completed"
+            if not self._end_lease(tx, claim, new_state, now, event, **values):
                 return False
             self._breaker_outcome(tx, claim, now, success=True)
-            tx.append_event(
-                claim.run_id,
-                "step_compensated" if compensating else "step_completed",
-                now,
-                step=claim.step,
-                attempt=claim.attempt,
-                worker_id=self.worker_id,
-            )
             states, run_state = self._states(tx, claim.run_id)
             if compensating:
                 plan = after_compensation_settled(claim.workflow, states, claim.step)
@@ -441,54 +403,24 @@ class Worker:
                 )
             if retry:
                 delay = policy.delay(claim.attempt, self._rng)
-                new_state = next_step_state(current, "retry")
-                if not tx.finish_leased(
-                    claim.run_id,
-                    claim.step,
-                    claim.token,
-                    str(new_state),
+                self._end_lease(
+                    tx,
+                    claim,
+                    next_step_state(current, "retry"),
                     now,
+                    "compensation_retry_scheduled" if compensating else "step_retry_scheduled",
+                    {**detail, "delay": delay},
                     not_before=now + delay,
                     error=detail["error"],
-                ):
-                    self._lost_lease(tx, claim, now)
-                    return
-                tx.append_event(
-                    claim.run_id,
-                    "compensation_retry_scheduled" if compensating else "step_retry_scheduled",
-                    now,
-                    step=claim.step,
-                    attempt=claim.attempt,
-                    worker_id=self.worker_id,
-                    detail={**detail, "delay": delay},
                 )
                 return
+            event = "compensation_failed" if compensating else "step_failed"
             new_state = next_step_state(current, "fail")
-            if not tx.finish_leased(
-                claim.run_id, claim.step, claim.token, str(new_state), now, error=detail["error"]
-            ):
-                self._lost_lease(tx, claim, now)
+            if not self._end_lease(tx, claim, new_state, now, event, detail, error=detail["error"]):
                 return
-            tx.append_event(
-                claim.run_id,
-                "compensation_failed" if compensating else "step_failed",
-                now,
-                step=claim.step,
-                attempt=claim.attempt,
-                worker_id=self.worker_id,
-                detail=detail,
-            )
             if compensating:
                 # Never silently: a compensation that failed for good needs a human.
-                tx.append_event(
-                    claim.run_id,
-                    "escalation",
-                    now,
-                    step=claim.step,
-                    attempt=claim.attempt,
-                    worker_id=self.worker_id,
-                    detail=detail,
-                )
+                self._log(tx, claim, "escalation", now, detail)
             states, run_state = self._states(tx, claim.run_id)
             if compensating:
                 plan = after_compensation_settled(claim.workflow, states, claim.step)
@@ -507,6 +439,46 @@ class Worker:
         self, tx: StoreTransaction, claim: Claim, plan: Plan, run_state: RunState, now: float
     ) -> bool:
         return write_plan(tx, self.registry, claim.run_id, plan, run_state, now, self.worker_id)
+
+    def _end_lease(
+        self,
+        tx: StoreTransaction,
+        claim: Claim,
+        new_state: StepState,
+        now: float,
+        event: str,
+        detail: Mapping[str, Any] | None = None,
+        **values: Any,
+    ) -> bool:
+        """End the claim's lease in ``new_state`` and log ``event``; False if it was taken over.
+
+        Fenced on the lease token: a worker whose lease expired writes nothing but the fact.
+        """
+        if not tx.finish_leased(
+            claim.run_id, claim.step, claim.token, str(new_state), now, **values
+        ):
+            self._lost_lease(tx, claim, now)
+            return False
+        self._log(tx, claim, event, now, detail)
+        return True
+
+    def _log(
+        self,
+        tx: StoreTransaction,
+        claim: Claim,
+        kind: str,
+        now: float,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        tx.append_event(
+            claim.run_id,
+            kind,
+            now,
+            step=claim.step,
+            attempt=claim.attempt,
+            worker_id=self.worker_id,
+            detail=detail,
+        )
 
     def _lost_lease(self, tx: StoreTransaction, claim: Claim, now: float) -> None:
         # Another worker took the step over after our lease expired: its record wins, ours is
