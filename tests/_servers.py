@@ -100,3 +100,27 @@ def start_service(name: str, ledger: Path, *extra: str) -> tuple[subprocess.Pope
     process.kill()
     process.wait(10)
     raise AssertionError(f"service {name} did not answer on {url}")
+
+
+def subprocess_env(ledger: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment for a chaosflow process of a test: the repository importable, a ledger."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+    if ledger is not None:
+        env["CHAOSFLOW_LEDGER"] = str(ledger)
+    return env
+
+
+def worker_command(db: str, workflow: str, *extra: str) -> list[str]:
+    """`chaosflow worker` on ``db`` for ``workflow``, stopping once every run has ended."""
+    return [
+        sys.executable,
+        "-m",
+        "chaosflow",
+        "worker",
+        "--db",
+        db,
+        "--workflow",
+        workflow,
+        "--until-idle",
+        *extra,
+    ]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 from examples.order_saga import order_saga
 from orchestrator import Orchestrator, RunState
 from scenarios import EffectLedger, History, check
+from tests._servers import subprocess_env, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,23 +27,16 @@ def test_worker_survives_a_database_restart(
     orders = [{"sku": f"s{i}", "qty": 1, "amount": 100 + i, "address": "here"} for i in range(40)]
     run_ids = [orch.submit("order", order, run_id=f"outage-{i}") for i, order in enumerate(orders)]
     orch.store.dispose()
-    env = {**os.environ, "CHAOSFLOW_LEDGER": str(ledger.path), "PYTHONPATH": str(ROOT)}
+    env = subprocess_env(ledger.path)
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chaosflow",
-            "worker",
-            "--db",
+        worker_command(
             fresh_postgres_url,
-            "--workflow",
             "examples.order_saga:order_saga",
-            "--until-idle",
             "--max-seconds",
             "120",
             "--lease-seconds",
             "5",
-        ],
+        ),
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,

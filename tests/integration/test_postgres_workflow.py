@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from examples.order_saga import DEMO_ORDERS, order_saga
 from orchestrator import Orchestrator, RunState
 from scenarios import EffectLedger, History, check
+from tests._servers import subprocess_env, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,20 +28,10 @@ def test_order_saga_runs_on_postgres_with_two_worker_processes(
         orch.submit("order", order, run_id=f"{prefix}-{i}")
         for i, order in enumerate(DEMO_ORDERS * 3)
     ]
-    env = {**os.environ, "CHAOSFLOW_LEDGER": str(ledger.path), "PYTHONPATH": str(ROOT)}
-    command = [
-        sys.executable,
-        "-m",
-        "chaosflow",
-        "worker",
-        "--db",
-        fresh_postgres_url,
-        "--workflow",
-        "examples.order_saga:order_saga",
-        "--until-idle",
-        "--max-seconds",
-        "90",
-    ]
+    env = subprocess_env(ledger.path)
+    command = worker_command(
+        fresh_postgres_url, "examples.order_saga:order_saga", "--max-seconds", "90"
+    )
     workers = [
         subprocess.Popen(
             [*command, "--worker-id", f"pg-{n}"],

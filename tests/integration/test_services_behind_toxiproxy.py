@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import pytest
 from faults import ToxiproxyClient
 from orchestrator import Orchestrator, RunState
 from scenarios import EffectLedger, History, check
-from tests._servers import start_service
+from tests._servers import start_service, subprocess_env, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.toxiproxy, pytest.mark.slow]
@@ -34,28 +32,14 @@ def test_a_cut_answer_is_retried_and_only_idempotency_keys_prevent_a_double_char
         orch = Orchestrator(db)
         orch.register(patient_payment)
         run_id = orch.submit("patient", {"amount": 42})
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "CHAOSFLOW_SERVICE_PAYMENT_URL": f"http://127.0.0.1:{proxy.listen_port}",
-        }
+        env = subprocess_env(CHAOSFLOW_SERVICE_PAYMENT_URL=f"http://127.0.0.1:{proxy.listen_port}")
         ledger = EffectLedger(ledger_path)
         # The request reaches the service and the charge applies; its answer is cut after a byte.
         proxy.add_toxic("limit_data", bytes=1, name="cut")
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "chaosflow",
-                "worker",
-                "--db",
-                db,
-                "--workflow",
-                "tests.integration._workflows:patient_payment",
-                "--until-idle",
-                "--max-seconds",
-                "60",
-            ],
+            worker_command(
+                db, "tests.integration._workflows:patient_payment", "--max-seconds", "60"
+            ),
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -2,41 +2,26 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from faults import Fault, ProcessFaultInjector, Trigger
 from orchestrator import Orchestrator, RunState
 from scenarios import EffectLedger
+from tests._servers import subprocess_env, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = "tests.integration._workflows:slow_saga"
 
 
 def start_worker(db: str, ledger: Path, name: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CHAOSFLOW_LEDGER": str(ledger), "PYTHONPATH": str(ROOT)}
+    env = subprocess_env(ledger)
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chaosflow",
-            "worker",
-            "--db",
-            db,
-            "--workflow",
-            WORKFLOW,
-            "--lease-seconds",
-            "1",
-            "--until-idle",
-            "--max-seconds",
-            "60",
-            "--worker-id",
-            name,
-        ],
+        worker_command(
+            db, WORKFLOW, "--lease-seconds", "1", "--max-seconds", "60", "--worker-id", name
+        ),
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -6,37 +6,22 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from orchestrator import Orchestrator, RunState
 from scenarios import EffectLedger, check
+from tests._servers import subprocess_env, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = "examples.order_saga:order_saga"
 
 
 def worker(db: str, ledger: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CHAOSFLOW_LEDGER": str(ledger), "PYTHONPATH": str(ROOT)}
+    env = subprocess_env(ledger)
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "chaosflow",
-            "worker",
-            "--db",
-            db,
-            "--workflow",
-            WORKFLOW,
-            "--lease-seconds",
-            "1",
-            "--max-seconds",
-            "60",
-            "--until-idle",
-            *extra,
-        ],
+        worker_command(db, WORKFLOW, "--lease-seconds", "1", "--max-seconds", "60", *extra),
         env=env,
         cwd=ROOT,
         capture_output=True,

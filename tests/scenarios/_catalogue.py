@@ -121,3 +121,15 @@ BROKEN = {
 
 # For scenario files, which name workflows as module:attribute.
 careless_saga = BROKEN["service ignores idempotency keys"][0]
+
+
+def saga_charging(service: RecordingService, *, refund: bool = True) -> Workflow:
+    """The saga with its charge (and refund, unless ``refund=False``) going to ``service``."""
+
+    def charge(ctx: StepContext) -> Any:
+        return service.apply(ctx, amount=ctx.input["amount"])
+
+    def undo(ctx: StepContext) -> None:
+        service.compensate(ctx)
+
+    return build(charge=charge, refund=undo if refund else None)

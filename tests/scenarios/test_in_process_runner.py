@@ -8,7 +8,6 @@ import pytest
 
 from examples import order_saga as saga
 from faults import Fault, FaultPlan
-from orchestrator import RetryPolicy, Step, Workflow
 from scenarios import (
     RecordingService,
     Scenario,
@@ -17,6 +16,7 @@ from scenarios import (
     decode_replay_token,
     run_in_process,
 )
+from tests.scenarios._catalogue import saga_charging
 
 CRASH_AFTER_CHARGE = FaultPlan((Fault.crash("after_action", "charge_payment", 1),), seed=3)
 
@@ -37,36 +37,8 @@ def test_the_order_saga_survives_a_crash_after_the_charge(tmp_path: Path) -> Non
     assert len(claims) == 5
 
 
-def _order_saga_with(payment: RecordingService, *, refund: bool = True) -> Workflow:
-    def charge(ctx):  # type: ignore[no-untyped-def]
-        return payment.apply(ctx, amount=ctx.input["amount"])
-
-    def refund_payment(ctx):  # type: ignore[no-untyped-def]
-        payment.compensate(ctx)
-
-    return Workflow(
-        "order",
-        [
-            Step("reserve_stock", saga.reserve_stock, saga.release_stock),
-            Step(
-                "charge_payment",
-                charge,
-                refund_payment if refund else None,
-                after=("reserve_stock",),
-            ),
-            Step(
-                "ship",
-                saga.ship,
-                saga.cancel_shipment,
-                after=("charge_payment",),
-                retry=RetryPolicy(non_retryable=(saga.ShippingRefused,)),
-            ),
-        ],
-    )
-
-
 def test_a_service_that_ignores_idempotency_keys_is_caught(tmp_path: Path) -> None:
-    careless = _order_saga_with(RecordingService("payment", honour_keys=False))
+    careless = saga_charging(RecordingService("payment", honour_keys=False))
     outcome = run_in_process(
         Scenario("careless", careless, saga.DEMO_ORDERS[:1], CRASH_AFTER_CHARGE), tmp_path
     )
@@ -78,13 +50,13 @@ def test_a_service_that_ignores_idempotency_keys_is_caught(tmp_path: Path) -> No
 
 
 def test_without_the_crash_the_careless_service_goes_unnoticed(tmp_path: Path) -> None:
-    careless = _order_saga_with(RecordingService("payment", honour_keys=False))
+    careless = saga_charging(RecordingService("payment", honour_keys=False))
     outcome = run_in_process(Scenario("calm", careless, saga.DEMO_ORDERS[:1]), tmp_path)
     assert outcome.verdict == Verdict.VALID
 
 
 def test_a_missing_refund_is_caught(tmp_path: Path) -> None:
-    no_refund = _order_saga_with(RecordingService("payment"), refund=False)
+    no_refund = saga_charging(RecordingService("payment"), refund=False)
     undeliverable = [o for o in saga.DEMO_ORDERS if o["address"] == "undeliverable"]
     outcome = run_in_process(Scenario("norefund", no_refund, undeliverable), tmp_path)
     assert outcome.verdict == Verdict.INVALID

@@ -8,37 +8,9 @@ from examples import order_saga as saga
 from faults import Fault, FaultPlan, Trigger
 from orchestrator import RetryPolicy, Step, Workflow
 from scenarios import RecordingService, Scenario, Verdict, run_in_process
+from tests.scenarios._catalogue import saga_charging
 
 ROUTES = {"payment": ["charge_payment", "refund_payment"]}
-
-
-def saga_with(payment: RecordingService) -> Workflow:
-    def charge(ctx):  # type: ignore[no-untyped-def]
-        return payment.apply(ctx, amount=ctx.input["amount"])
-
-    def refund(ctx):  # type: ignore[no-untyped-def]
-        payment.compensate(ctx)
-
-    return Workflow(
-        "order",
-        [
-            Step("reserve_stock", saga.reserve_stock, saga.release_stock),
-            Step(
-                "charge_payment",
-                charge,
-                refund,
-                after=("reserve_stock",),
-                retry=RetryPolicy(max_attempts=5, initial_interval=0.5),
-            ),
-            Step(
-                "ship",
-                saga.ship,
-                saga.cancel_shipment,
-                after=("charge_payment",),
-                retry=RetryPolicy(non_retryable=(saga.ShippingRefused,)),
-            ),
-        ],
-    )
 
 
 RESET_AFTER_CHARGE = FaultPlan(
@@ -47,7 +19,7 @@ RESET_AFTER_CHARGE = FaultPlan(
 
 
 def test_a_lost_answer_duplicates_the_charge_at_a_careless_service(tmp_path: Path) -> None:
-    careless = saga_with(RecordingService("payment", honour_keys=False))
+    careless = saga_charging(RecordingService("payment", honour_keys=False))
     outcome = run_in_process(
         Scenario("reset", careless, saga.DEMO_ORDERS[:2], RESET_AFTER_CHARGE, routes=ROUTES),
         tmp_path,
@@ -59,7 +31,7 @@ def test_a_lost_answer_duplicates_the_charge_at_a_careless_service(tmp_path: Pat
 
 
 def test_the_same_lost_answer_is_harmless_with_idempotency_keys(tmp_path: Path) -> None:
-    careful = saga_with(RecordingService("payment"))
+    careful = saga_charging(RecordingService("payment"))
     outcome = run_in_process(
         Scenario("reset-ok", careful, saga.DEMO_ORDERS[:2], RESET_AFTER_CHARGE, routes=ROUTES),
         tmp_path,
