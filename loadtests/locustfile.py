@@ -85,6 +85,8 @@ class OrderUser(FastHttpUser):
     def follow_order(self) -> None:
         """Read the status of one submitted run; it must be known and name a state."""
         if not self.run_ids:
+            # Nothing to follow yet: submit instead, so that every task makes a request.
+            self.submit_order()
             return
         run_id = self.rng.choice(self.run_ids)
         with self.client.get(

@@ -54,7 +54,7 @@ def test_locust_loads_the_http_api_and_the_workers_complete_orders(tmp_path: Pat
 def test_an_unreachable_host_is_counted_as_failed_requests(tmp_path: Path) -> None:
     # Port 9 (discard) on loopback has no listener here: every request fails to connect.
     result = run_headless(
-        "http://127.0.0.1:9", LoadProfile(users=1, spawn_rate=1, seconds=2), tmp_path
+        "http://127.0.0.1:9", LoadProfile(users=1, spawn_rate=1, seconds=4), tmp_path
     )
     assert result.requests > 0
     assert result.failures == result.requests
