@@ -532,10 +532,14 @@ def _call_with_timeout(action: Action, context: StepContext, timeout: float | No
             box["error"] = error
 
     # A thread cannot be killed: a step past its timeout is abandoned and recorded as failed.
+    started = context.clock.now()
     thread = threading.Thread(target=target, name=f"step-{context.step}", daemon=True)
     thread.start()
     thread.join(timeout)
-    if thread.is_alive():
+    # Late by the wall clock, or by the step's own clock: under a virtual clock a hanging call
+    # is a sleep that returns at once, and its answer still comes after the deadline. A late
+    # answer is discarded either way; the retry carries the same idempotency key.
+    if thread.is_alive() or context.clock.now() - started > timeout:
         raise StepTimeout(
             f"Step {context.step!r} ({context.purpose}) of run {context.run_id!r} ran past its "
             f"timeout={timeout!r}s."

@@ -9,9 +9,13 @@ from ._checkers import (
     Checker,
     check,
     check_compensation_order,
+    check_contracts,
+    check_dependency_order,
     check_duplicate_effects,
+    check_lost_workflows,
     check_missing_compensations,
     check_progress,
+    check_spurious_compensations,
 )
 from ._effects import LEDGER_ENV, Effect, EffectLedger, RecordingService, ledger_from_env
 from ._errors import LedgerError, ScenarioDefinitionError, ScenarioError
@@ -65,9 +69,13 @@ __all__ = [
     "Verdict",
     "check",
     "check_compensation_order",
+    "check_contracts",
+    "check_dependency_order",
     "check_duplicate_effects",
+    "check_lost_workflows",
     "check_missing_compensations",
     "check_progress",
+    "check_spurious_compensations",
     "crash_points",
     "create_service_app",
     "decode_replay_token",

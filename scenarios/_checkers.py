@@ -10,10 +10,14 @@ import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 
-from ._history import History
+from ._effects import Effect
+from ._history import TERMINAL_RUN_EVENTS, History, event_detail
 from ._verdict import Anomaly, CheckResult, Judgement, Verdict
 
 Checker = Callable[[History], CheckResult]
+
+# A rollback that ended, whether every compensation succeeded or some failed for good.
+_ROLLED_BACK = TERMINAL_RUN_EVENTS[1:]
 
 
 def check_duplicate_effects(history: History) -> CheckResult:
@@ -50,7 +54,7 @@ def check_missing_compensations(history: History) -> CheckResult:
     rolled_back = 0
     for run_id in sorted(set(applied) | set(history.acknowledged)):
         end = history.terminal_event(run_id)
-        if end is None or end.kind != "run_compensated":
+        if end is None or end.kind not in _ROLLED_BACK:
             continue
         rolled_back += 1
         for service, step in sorted(applied[run_id] - undone[run_id]):
@@ -60,8 +64,8 @@ def check_missing_compensations(history: History) -> CheckResult:
                     run_id,
                     (step,),
                     history.seqs(run_id, step),
-                    f"run ended compensated (event {end.seq}) but the {service!r} effect of step "
-                    f"{step!r} was never compensated",
+                    f"run ended {end.kind[4:]} (event {end.seq}) but the {service!r} effect of "
+                    f"step {step!r} was never compensated",
                 )
             )
     verdict = Verdict.INVALID if anomalies else Verdict.VALID
@@ -82,20 +86,27 @@ def check_progress(history: History) -> CheckResult:
             (),
             "no acknowledged submissions in the history: nothing to decide",
         )
-    anomalies = tuple(
-        Anomaly(
-            "stuck_workflow",
-            run_id,
-            (),
-            history.seqs(run_id),
-            "the run did not reach a terminal state within the progress bound",
-        )
-        for run_id in history.acknowledged
-        if history.terminal_event(run_id) is None
-    )
+    deadline = history.progress_deadline
+    anomalies = []
+    for run_id in history.acknowledged:
+        end = history.terminal_event(run_id)
+        if end is None:
+            detail = "the run did not reach a terminal state within the progress bound"
+        elif deadline is not None and end.at > deadline:
+            detail = (
+                f"the run ended (event {end.seq}, {end.kind}) {end.at - deadline:.1f}s after the "
+                "progress bound"
+            )
+        else:
+            continue
+        anomalies.append(Anomaly("stuck_workflow", run_id, (), history.seqs(run_id), detail))
     verdict = Verdict.INVALID if anomalies else Verdict.VALID
+    bound = "" if deadline is None else f", bound at t={deadline:.1f}"
     return CheckResult(
-        "stuck_workflow", verdict, anomalies, f"{len(history.acknowledged)} acknowledged runs"
+        "stuck_workflow",
+        verdict,
+        tuple(anomalies),
+        f"{len(history.acknowledged)} acknowledged runs{bound}",
     )
 
 
@@ -134,11 +145,231 @@ def check_compensation_order(history: History) -> CheckResult:
     )
 
 
+def check_spurious_compensations(history: History) -> CheckResult:
+    """``spurious_compensation``: an undo the services saw for an effect that should stand.
+
+    Either the service undid an effect it never applied for that run and step (a refund with no
+    charge: money out of thin air), or it undid effects of a run the orchestrator reported as
+    completed (the client was told the order went through; the services say it did not).
+    """
+    applied: set[tuple[str, str, str]] = set()
+    anomalies: list[Anomaly] = []
+    undone_runs: dict[str, list[Effect]] = defaultdict(list)
+    for effect in sorted(history.effects, key=lambda e: e.seq):
+        key = (effect.service, effect.run_id, effect.step)
+        if effect.kind == "apply":
+            applied.add(key)
+            continue
+        undone_runs[effect.run_id].append(effect)
+        if key not in applied:
+            anomalies.append(
+                Anomaly(
+                    "spurious_compensation",
+                    effect.run_id,
+                    (effect.step,),
+                    history.seqs(effect.run_id, effect.step),
+                    f"service {effect.service!r} undid an effect of step {effect.step!r} (ledger "
+                    f"entry {effect.seq}) that it had never applied for this run",
+                )
+            )
+    for run_id, undos in sorted(undone_runs.items()):
+        end = history.terminal_event(run_id)
+        if end is not None and end.kind == "run_completed":
+            steps = tuple(sorted({e.step for e in undos}))
+            anomalies.append(
+                Anomaly(
+                    "spurious_compensation",
+                    run_id,
+                    steps,
+                    history.seqs(run_id),
+                    f"the run was reported completed (event {end.seq}) but the services undid "
+                    f"the effects of {', '.join(repr(s) for s in steps)}",
+                )
+            )
+    verdict = Verdict.INVALID if anomalies else Verdict.VALID
+    return CheckResult(
+        "spurious_compensation",
+        verdict,
+        tuple(anomalies),
+        f"{sum(len(u) for u in undone_runs.values())} undo effects seen by the services",
+    )
+
+
+_FAILED = ("step_failed", "compensation_failed")
+_SETTLED_FORWARD = ("step_completed", "step_skipped", "step_branch_skipped")
+
+
+def check_dependency_order(history: History) -> CheckResult:
+    """``dependency_order``: a step ran or applied its effect before a step it depends on.
+
+    From the log: a step's action was claimed before each of its dependencies settled. From the
+    services: a step's effect landed before the effect of a dependency that has one.
+    """
+    if not history.dependencies:
+        return CheckResult(
+            "dependency_order",
+            Verdict.UNKNOWN,
+            (),
+            "the history carries no workflow definitions, so no dependency is known: build it "
+            "with History.observe(...) or pass dependencies=",
+        )
+    anomalies: list[Anomaly] = []
+    first_apply: dict[tuple[str, str], int] = {}
+    for effect in sorted(history.effects, key=lambda e: e.seq):
+        if effect.kind == "apply":
+            first_apply.setdefault((effect.run_id, effect.step), effect.seq)
+    judged = 0
+    for run_id, events in sorted(history.events_by_run().items()):
+        workflow = history.run_workflows.get(run_id)
+        depends = history.dependencies.get(workflow or "", {})
+        if not depends:
+            continue
+        judged += 1
+        settled: set[str] = set()
+        reported: set[str] = set()
+        for event in events:
+            if event.step is None:
+                continue
+            if event.kind in _SETTLED_FORWARD:
+                settled.add(event.step)
+            elif event.kind == "step_claimed" and event.step not in reported:
+                waiting = sorted(depends.get(event.step, frozenset()) - settled)
+                if waiting:
+                    reported.add(event.step)
+                    anomalies.append(
+                        Anomaly(
+                            "dependency_order",
+                            run_id,
+                            (event.step, *waiting),
+                            (event.seq,),
+                            f"step {event.step!r} was claimed (event {event.seq}) before its "
+                            f"dependencies {waiting!r} had settled",
+                        )
+                    )
+        for step, needs in sorted(depends.items()):
+            mine = first_apply.get((run_id, step))
+            if mine is None or step in reported:
+                continue
+            early = sorted(d for d in needs if first_apply.get((run_id, d), -1) > mine)
+            if early:
+                anomalies.append(
+                    Anomaly(
+                        "dependency_order",
+                        run_id,
+                        (step, *early),
+                        history.seqs(run_id, step),
+                        f"the services saw step {step!r}'s effect (ledger entry {mine}) before "
+                        f"the effects of its dependencies {early!r}",
+                    )
+                )
+    verdict = Verdict.INVALID if anomalies else Verdict.VALID
+    return CheckResult(
+        "dependency_order", verdict, tuple(anomalies), f"{judged} runs with known definitions"
+    )
+
+
+def check_lost_workflows(history: History) -> CheckResult:
+    """``lost_workflow``: a run acknowledged to the client, or seen by the services, that the
+    orchestrator's log does not know."""
+    if not history.acknowledged and not history.effects:
+        return CheckResult(
+            "lost_workflow",
+            Verdict.UNKNOWN,
+            (),
+            "no acknowledged submissions and no effects in the history: nothing to decide",
+        )
+    known = {e.run_id for e in history.events if e.kind == "run_submitted"}
+    anomalies = [
+        Anomaly(
+            "lost_workflow",
+            run_id,
+            (),
+            history.seqs(run_id),
+            "the submission was acknowledged to the client but the orchestrator has no record of "
+            "it",
+        )
+        for run_id in history.acknowledged
+        if run_id not in known
+    ]
+    ghosts: dict[str, list[Effect]] = defaultdict(list)
+    for effect in history.effects:
+        if effect.run_id not in known and effect.run_id not in history.acknowledged:
+            ghosts[effect.run_id].append(effect)
+    for run_id, effects in sorted(ghosts.items()):
+        anomalies.append(
+            Anomaly(
+                "lost_workflow",
+                run_id,
+                tuple(sorted({e.step for e in effects})),
+                (),
+                f"the services applied {len(effects)} effect(s) for run {run_id!r}, which the "
+                "orchestrator has no record of",
+            )
+        )
+    verdict = Verdict.INVALID if anomalies else Verdict.VALID
+    return CheckResult(
+        "lost_workflow",
+        verdict,
+        tuple(anomalies),
+        f"{len(history.acknowledged)} acknowledged runs, {len(known)} known to the log",
+    )
+
+
+def check_contracts(history: History) -> CheckResult:
+    """``contract_violation``: a step broke its declared contract, or a compensation broke the
+    contract every compensation has: undoing what is not there must succeed.
+
+    The first is what the orchestrator marked (a failed pre- or postcondition). The second is
+    decided against the services: a compensation that failed for good although the service shows
+    nothing left to undo for that step (never applied, or already undone).
+    """
+    applied: Counter[tuple[str, str]] = Counter()
+    undone: Counter[tuple[str, str]] = Counter()
+    for effect in history.effects:
+        (applied if effect.kind == "apply" else undone)[(effect.run_id, effect.step)] += 1
+    anomalies = []
+    for event in sorted(history.events, key=lambda e: e.seq):
+        # The failure event only: an escalation repeats the same detail.
+        if event.kind in _FAILED and event_detail(event).get("anomaly") == "contract_violation":
+            anomalies.append(
+                Anomaly(
+                    "contract_violation",
+                    event.run_id,
+                    (event.step,) if event.step else (),
+                    (event.seq,),
+                    f"{event.kind}: {event_detail(event).get('error', 'contract broken')}",
+                )
+            )
+        elif event.kind == "compensation_failed" and event.step is not None:
+            key = (event.run_id, event.step)
+            if applied[key] <= undone[key]:
+                what = "never applied" if applied[key] == 0 else "already undone"
+                anomalies.append(
+                    Anomaly(
+                        "contract_violation",
+                        event.run_id,
+                        (event.step,),
+                        (event.seq,),
+                        f"the compensation of step {event.step!r} failed for good (event "
+                        f"{event.seq}: {event_detail(event).get('error', '?')}) although the "
+                        f"services show its effect {what}: undoing nothing must succeed",
+                    )
+                )
+    verdict = Verdict.INVALID if anomalies else Verdict.VALID
+    return CheckResult(
+        "contract_violation", verdict, tuple(anomalies), f"{len(history.events)} events examined"
+    )
+
+
 CHECKERS: Mapping[str, Checker] = {
     "duplicate_effect": check_duplicate_effects,
     "missing_compensation": check_missing_compensations,
-    "stuck_workflow": check_progress,
+    "spurious_compensation": check_spurious_compensations,
     "compensation_order": check_compensation_order,
+    "dependency_order": check_dependency_order,
+    "stuck_workflow": check_progress,
+    "lost_workflow": check_lost_workflows,
+    "contract_violation": check_contracts,
 }
 
 

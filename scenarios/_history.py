@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from orchestrator import Orchestrator, Workflow
 
 from ._effects import Effect
 
@@ -39,6 +41,53 @@ class History:
     # Which steps have a compensation, per workflow name (the definition, not the store).
     compensable: Mapping[str, frozenset[str]] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
+    # Each step's direct dependencies, per workflow name (from the definitions).
+    dependencies: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
+    # The workflow each run belongs to.
+    run_workflows: Mapping[str, str] = field(default_factory=dict)
+    # The time by which every acknowledged run must have ended (faults healed + the progress
+    # bound); None when the history states no bound, and only the end of the log counts.
+    progress_deadline: float | None = None
+
+    @classmethod
+    def observe(
+        cls,
+        orchestrator: Orchestrator,
+        effects: Sequence[Effect],
+        acknowledged: Sequence[str] = (),
+        *,
+        workflows: Iterable[Workflow] = (),
+        progress_deadline: float | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> History:
+        """The history of ``orchestrator``'s runs, judged against what the services saw.
+
+        The definitions come from ``workflows`` and the orchestrator's registry; the run-to-
+        workflow map from its store. Effects and acknowledgements come from outside it.
+        """
+        runs = {run.run_id: run for run in orchestrator.runs()}
+        definitions: dict[str, Workflow] = {w.name: w for w in workflows}
+        for run in runs.values():
+            if run.workflow not in definitions and (run.workflow, run.version) in (
+                orchestrator.registry
+            ):
+                definitions[run.workflow] = orchestrator.registry.get(run.workflow, run.version)
+        return cls(
+            events=orchestrator.events(),
+            effects=effects,
+            acknowledged=tuple(acknowledged),
+            compensable={
+                name: frozenset(n for n, s in w.steps.items() if s.compensation)
+                for name, w in definitions.items()
+            },
+            meta=dict(meta or {}),
+            dependencies={
+                name: {step: frozenset(w.dependencies(step)) for step in w.order}
+                for name, w in definitions.items()
+            },
+            run_workflows={run_id: run.workflow for run_id, run in runs.items()},
+            progress_deadline=progress_deadline,
+        )
 
     def events_by_run(self) -> dict[str, list[LoggedEvent]]:
         """The event log grouped by run, each in log order."""
@@ -59,3 +108,9 @@ class History:
         return tuple(
             e.seq for e in self.events_by_run().get(run_id, []) if step is None or e.step == step
         )
+
+
+def event_detail(event: LoggedEvent) -> Mapping[str, Any]:
+    """An event's detail, or nothing for logs that carry none."""
+    detail = getattr(event, "detail", None)
+    return detail if isinstance(detail, Mapping) else {}

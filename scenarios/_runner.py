@@ -188,15 +188,12 @@ def run_in_process(
                 acknowledged.append(orchestrator.submit(scenario.workflow, payload, run_id=run_id))
             _drive(orchestrator, scenario, clock, pool, nemesis)
         store_faults.remove()
-        history = History(
-            events=orchestrator.events(),
-            effects=ledger.effects(),
-            acknowledged=tuple(acknowledged),
-            compensable={
-                scenario.workflow.name: frozenset(
-                    n for n, s in scenario.workflow.steps.items() if s.compensation
-                )
-            },
+        history = History.observe(
+            orchestrator,
+            ledger.effects(),
+            acknowledged,
+            workflows=[scenario.workflow],
+            progress_deadline=ORIGIN + scenario.heal_after + scenario.progress_bound,
         )
         token = scenario.replay_token()
         judgement = check(history, scenario.invariants)

@@ -64,6 +64,6 @@ def test_workers_keep_going_through_latency_and_resets_on_the_database_link(
     assert any("store unavailable" in r.getMessage() for r in caplog.records)
     states = [orch.status(r).state for r in run_ids]
     assert states == [RunState.COMPLETED] * len(run_ids)
-    history = History(orch.events(), ledger.effects(), acknowledged=tuple(run_ids))
+    history = History.observe(orch, ledger.effects(), run_ids)
     assert check(history).verdict == "valid"
     orch.store.dispose()

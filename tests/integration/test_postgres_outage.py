@@ -59,6 +59,6 @@ def test_worker_survives_a_database_restart(
     orch = Orchestrator(fresh_postgres_url)
     orch.register(order_saga)
     assert all(orch.status(r).state == RunState.COMPLETED for r in run_ids)
-    history = History(orch.events(), ledger.effects(), acknowledged=tuple(run_ids))
+    history = History.observe(orch, ledger.effects(), run_ids)
     assert check(history).verdict == "valid"
     orch.store.dispose()

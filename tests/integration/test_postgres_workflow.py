@@ -52,5 +52,5 @@ def test_order_saga_runs_on_postgres_with_two_worker_processes(
     events = [e for e in orch.events() if e.run_id in run_ids]
     claims = [(e.run_id, e.step, e.attempt) for e in events if e.kind == "step_claimed"]
     assert len(claims) == len(set(claims))  # no step attempt claimed twice
-    assert check(History(events, ledger.effects(), acknowledged=tuple(run_ids))).verdict == "valid"
+    assert check(History.observe(orch, ledger.effects(), run_ids)).verdict == "valid"
     orch.store.dispose()

@@ -62,7 +62,7 @@ def test_a_cut_answer_is_retried_and_only_idempotency_keys_prevent_a_double_char
         assert len(charges) == 1  # retried, yet the service applied its key once
     else:
         assert len(charges) >= 2  # every retry charged again
-    judgement = check(History(orch.events(), ledger.effects(), acknowledged=(run_id,)))
+    judgement = check(History.observe(orch, ledger.effects(), [run_id]))
     assert judgement.verdict == verdict
     if not careful:
         assert {a.kind for a in judgement.anomalies} == {"duplicate_effect"}

@@ -84,6 +84,6 @@ def test_sigkilled_worker_is_recovered_and_the_charge_applies_once(
     ]
     from scenarios import History
 
-    judgement = check(History(orch.events(), effects, acknowledged=(run_id,)))
+    judgement = check(History.observe(orch, effects, [run_id]))
     assert judgement.verdict == "valid"
     orch.store.dispose()

@@ -128,3 +128,36 @@ def test_an_interceptor_hang_is_cut_by_the_step_timeout(
     orch.run_until_quiet(max_seconds=60)
     (failed,) = [e for e in orch.events(run_id) if e.kind == "step_failed"]
     assert "StepTimeout" in failed.detail["error"]
+
+
+def test_a_hang_in_virtual_time_is_cut_by_the_step_timeout(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
+    # Under a virtual clock a hanging call is a sleep that returns at once in real time; its
+    # answer still comes an hour after the deadline, so it must count as timed out.
+    calls: list[int] = []
+
+    def slow_then_fast(ctx: Any) -> int:
+        calls.append(ctx.attempt)
+        if ctx.attempt == 1:
+            ctx.clock.sleep(3600)
+        return ctx.attempt
+
+    wf = Workflow(
+        "virtual-hang", [Step("a", slow_then_fast, timeout=30, retry=RetryPolicy(max_attempts=2))]
+    )
+    clock = ManualClock(0.0)
+    orch = make_orchestrator(clock=clock)
+    run_id = orch.submit(wf, {})
+    worker = orch.worker()
+    for _ in range(20):  # ticks, not run(): the hour-long sleep would spend run's time budget
+        if orch.status(run_id).terminal:
+            break
+        worker.tick()
+        clock.advance(1)
+    status = orch.status(run_id)
+    assert status.state == RunState.COMPLETED
+    assert status.outputs["a"] == 2
+    assert calls == [1, 2]
+    (retry,) = [e for e in orch.events(run_id) if e.kind == "step_retry_scheduled"]
+    assert "StepTimeout" in retry.detail["error"]

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from scenarios import (
+    ANOMALY_KINDS,
+    CHECKERS,
     Effect,
     History,
     Verdict,
     check,
+    check_contracts,
+    check_dependency_order,
     check_duplicate_effects,
+    check_lost_workflows,
     check_missing_compensations,
     check_progress,
+    check_spurious_compensations,
     merge_verdicts,
 )
 
@@ -23,6 +30,7 @@ class Ev:
     step: str | None
     kind: str
     at: float = 0.0
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 def effect(seq: int, service: str, kind: str, run_id: str, step: str, key: str = "k") -> Effect:
@@ -98,3 +106,122 @@ def test_verdicts_merge_worst_first() -> None:
     assert merge_verdicts([v, u]) == u
     assert merge_verdicts([u, i, v]) == i
     assert merge_verdicts([]) == u
+
+
+def test_every_anomaly_kind_has_its_checker() -> None:
+    assert tuple(CHECKERS) == ANOMALY_KINDS
+
+
+def test_missing_compensation_also_when_the_rollback_failed_for_good() -> None:
+    events = [
+        Ev(1, "r1", "charge", "compensation_failed"),
+        Ev(2, "r1", None, "run_compensation_failed"),
+    ]
+    effects = [effect(1, "payment", "apply", "r1", "charge")]
+    result = check_missing_compensations(History(events, effects, acknowledged=("r1",)))
+    assert [(a.run_id, a.steps) for a in result.anomalies] == [("r1", ("charge",))]
+    assert "compensation_failed" in result.anomalies[0].detail
+
+
+def test_progress_counts_a_run_that_ended_after_the_bound_as_stuck() -> None:
+    events = [
+        Ev(1, "r1", None, "run_completed", at=50.0),
+        Ev(2, "r2", None, "run_completed", at=900.0),
+    ]
+    history = History(events, [], acknowledged=("r1", "r2"), progress_deadline=600.0)
+    result = check_progress(history)
+    assert [a.run_id for a in result.anomalies] == ["r2"]
+    assert "300.0s after the progress bound" in result.anomalies[0].detail
+    # Without a stated bound only the end of the log counts.
+    assert check_progress(History(events, [], acknowledged=("r1", "r2"))).verdict == Verdict.VALID
+
+
+def test_spurious_compensation_an_undo_of_nothing_and_an_undo_of_a_completed_run() -> None:
+    events = [
+        Ev(1, "r1", None, "run_compensated"),
+        Ev(2, "r2", None, "run_completed"),
+        Ev(3, "r3", None, "run_compensated"),
+    ]
+    effects = [
+        effect(1, "payment", "compensate", "r1", "charge"),  # a refund with no charge
+        effect(2, "stock", "apply", "r2", "reserve"),
+        effect(3, "stock", "compensate", "r2", "reserve"),  # undone, yet reported completed
+        effect(4, "stock", "apply", "r3", "reserve"),
+        effect(5, "stock", "compensate", "r3", "reserve"),  # a proper rollback
+    ]
+    result = check_spurious_compensations(History(events, effects))
+    assert result.verdict == Verdict.INVALID
+    found = sorted((a.run_id, a.steps) for a in result.anomalies)
+    assert found == [("r1", ("charge",)), ("r2", ("reserve",))]
+    assert "never applied" in next(a.detail for a in result.anomalies if a.run_id == "r1")
+    assert "reported completed" in next(a.detail for a in result.anomalies if a.run_id == "r2")
+
+
+DEPENDS = {"order": {"reserve": frozenset(), "charge": frozenset({"reserve"})}}
+
+
+def test_dependency_order_from_the_log_and_from_the_services() -> None:
+    in_order = [
+        Ev(1, "r1", "reserve", "step_claimed"),
+        Ev(2, "r1", "reserve", "step_completed"),
+        Ev(3, "r1", "charge", "step_claimed"),
+    ]
+    early_claim = [Ev(4, "r2", "charge", "step_claimed"), Ev(5, "r2", "reserve", "step_completed")]
+    effects = [
+        effect(1, "stock", "apply", "r1", "reserve"),
+        effect(2, "payment", "apply", "r1", "charge"),
+        effect(3, "payment", "apply", "r3", "charge"),  # r3: the charge landed first
+        effect(4, "stock", "apply", "r3", "reserve"),
+    ]
+    r3 = [Ev(6, "r3", "reserve", "step_completed"), Ev(7, "r3", "charge", "step_claimed")]
+    history = History(
+        in_order + early_claim + r3,
+        effects,
+        dependencies=DEPENDS,
+        run_workflows={"r1": "order", "r2": "order", "r3": "order"},
+    )
+    result = check_dependency_order(history)
+    assert result.verdict == Verdict.INVALID
+    assert [(a.run_id, a.steps, a.event_seqs) for a in result.anomalies] == [
+        ("r2", ("charge", "reserve"), (4,)),
+        ("r3", ("charge", "reserve"), (7,)),
+    ]
+    assert "ledger entry 3" in result.anomalies[1].detail
+
+
+def test_dependency_order_without_definitions_is_unknown() -> None:
+    result = check_dependency_order(History([Ev(1, "r1", "a", "step_claimed")], []))
+    assert result.verdict == Verdict.UNKNOWN
+    assert "History.observe" in result.note
+
+
+def test_lost_workflow_acknowledged_or_seen_by_services_but_unknown_to_the_log() -> None:
+    events = [Ev(1, "r1", None, "run_submitted"), Ev(2, "r1", None, "run_completed")]
+    effects = [effect(1, "payment", "apply", "ghost", "charge")]
+    result = check_lost_workflows(History(events, effects, acknowledged=("r1", "r2")))
+    assert result.verdict == Verdict.INVALID
+    assert [(a.run_id, a.steps) for a in result.anomalies] == [("r2", ()), ("ghost", ("charge",))]
+    assert check_lost_workflows(History(events, [], acknowledged=("r1",))).verdict == Verdict.VALID
+    assert check_lost_workflows(History(events, [])).verdict == Verdict.UNKNOWN
+
+
+def test_contract_violation_marked_by_the_orchestrator_and_an_undo_of_nothing_that_fails() -> None:
+    events = [
+        Ev(
+            1,
+            "r1",
+            "charge",
+            "step_failed",
+            detail={"anomaly": "contract_violation", "error": "post"},
+        ),
+        Ev(2, "r2", "charge", "compensation_failed", detail={"error": "NothingToRefund"}),
+        Ev(3, "r2", "charge", "escalation", detail={"error": "NothingToRefund"}),
+        Ev(4, "r3", "charge", "compensation_failed", detail={"error": "GatewayDown"}),
+    ]
+    effects = [effect(1, "payment", "apply", "r3", "charge")]  # r3 had something to undo
+    result = check_contracts(History(events, effects))
+    assert result.verdict == Verdict.INVALID
+    assert [(a.run_id, a.event_seqs) for a in result.anomalies] == [("r1", (1,)), ("r2", (2,))]
+    assert "never applied" in result.anomalies[1].detail
+    clean = [Ev(4, "r3", "charge", "compensation_failed", detail={"error": "GatewayDown"})]
+    assert check_contracts(History(clean, effects)).verdict == Verdict.VALID
