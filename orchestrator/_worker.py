@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -520,9 +520,44 @@ def _check_postcondition(step: Step, context: StepContext, output: Any) -> None:
         )
 
 
+class _DeadlineClock:
+    """The step's clock while it has a deadline: a sleep past the deadline ends at it, failing.
+
+    Under a virtual clock this is what makes a hang (a long sleep) cost only the timeout, as a
+    real timeout does; under the wall clock it stops an abandoned call at its deadline.
+    """
+
+    def __init__(self, clock: Clock, deadline: float, timeout: float, context: StepContext):
+        self._clock = clock
+        self._deadline = deadline
+        self._timeout = timeout
+        self._context = context
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    def sleep(self, seconds: float) -> None:
+        remaining = self._deadline - self._clock.now()
+        if seconds <= remaining:
+            self._clock.sleep(seconds)
+            return
+        self._clock.sleep(max(remaining, 0.0))
+        raise _timed_out(self._context, self._timeout)
+
+
+def _timed_out(context: StepContext, timeout: float) -> StepTimeout:
+    return StepTimeout(
+        f"Step {context.step!r} ({context.purpose}) of run {context.run_id!r} ran past its "
+        f"timeout={timeout!r}s."
+    )
+
+
 def _call_with_timeout(action: Action, context: StepContext, timeout: float | None) -> Any:
     if timeout is None:
         return action(context)
+    started = context.clock.now()
+    clock = _DeadlineClock(context.clock, started + timeout, timeout, context)
+    context = replace(context, clock=clock)
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -532,18 +567,13 @@ def _call_with_timeout(action: Action, context: StepContext, timeout: float | No
             box["error"] = error
 
     # A thread cannot be killed: a step past its timeout is abandoned and recorded as failed.
-    started = context.clock.now()
     thread = threading.Thread(target=target, name=f"step-{context.step}", daemon=True)
     thread.start()
     thread.join(timeout)
-    # Late by the wall clock, or by the step's own clock: under a virtual clock a hanging call
-    # is a sleep that returns at once, and its answer still comes after the deadline. A late
-    # answer is discarded either way; the retry carries the same idempotency key.
-    if thread.is_alive() or context.clock.now() - started > timeout:
-        raise StepTimeout(
-            f"Step {context.step!r} ({context.purpose}) of run {context.run_id!r} ran past its "
-            f"timeout={timeout!r}s."
-        )
+    # Late by the wall clock, or by the step's own clock (an answer that came after the deadline
+    # on a virtual clock). A late answer is discarded; the retry carries the same idempotency key.
+    if thread.is_alive() or clock.now() - started > timeout:
+        raise _timed_out(context, timeout)
     if "error" in box:
         raise box["error"]
     return box.get("value")

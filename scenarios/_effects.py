@@ -130,15 +130,22 @@ class RecordingService:
 
     With ``honour_keys=True`` it applies each idempotency key once, as a well-behaved payment API
     does; with ``honour_keys=False`` it applies every call, to show what a non-idempotent service
-    does to a workflow under retries and crashes.
+    does to a workflow under retries and crashes. With ``verify_undo=False`` it undoes without
+    looking for the effect, as a refund API that credits the card whether or not it was charged.
     """
 
     def __init__(
-        self, name: str, ledger: EffectLedger | None = None, *, honour_keys: bool = True
+        self,
+        name: str,
+        ledger: EffectLedger | None = None,
+        *,
+        honour_keys: bool = True,
+        verify_undo: bool = True,
     ) -> None:
         self.name = name
         self._ledger = ledger
         self.honour_keys = honour_keys
+        self.verify_undo = verify_undo
 
     @property
     def ledger(self) -> EffectLedger:
@@ -160,7 +167,7 @@ class RecordingService:
                 "SELECT 1 FROM effects WHERE service=? AND kind='apply' AND run_id=? AND step=?",
                 (self.name, ctx.run_id, ctx.step),
             ).fetchone()
-            if applied is None:
+            if applied is None and self.verify_undo:
                 return None
             return self._insert(conn, "compensate", ctx, payload, ctx.idempotency_key)
 

@@ -161,3 +161,5 @@ def test_a_hang_in_virtual_time_is_cut_by_the_step_timeout(
     assert calls == [1, 2]
     (retry,) = [e for e in orch.events(run_id) if e.kind == "step_retry_scheduled"]
     assert "StepTimeout" in retry.detail["error"]
+    # The hang cost the timeout, not the hour: the step's clock ended the sleep at its deadline.
+    assert retry.at == 30.0

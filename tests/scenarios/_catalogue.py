@@ -15,9 +15,24 @@ from scenarios import RecordingService
 
 payment = RecordingService("payment")
 careless_payment = RecordingService("payment", honour_keys=False)
+blind_refunds = RecordingService("payment", verify_undo=False)
 stock = RecordingService("stock")
 
-PATIENT = RetryPolicy(max_attempts=5, initial_interval=0.5, max_interval=1.0)
+
+class CardDeclined(Exception):
+    """The card is refused before anything is charged: retrying cannot help."""
+
+
+class NothingToRefund(Exception):
+    """The broken refund's complaint when it finds no charge."""
+
+
+PATIENT = RetryPolicy(
+    max_attempts=5, initial_interval=0.5, max_interval=1.0, non_retryable=(CardDeclined,)
+)
+# The carrier's API answers after an hour on an order's first call; a step timeout cuts that.
+CARRIER_HANG = 3600.0
+SHIP_TIMEOUT = 30.0
 
 
 def _fresh_key(ctx: StepContext) -> Any:
@@ -27,8 +42,26 @@ def _fresh_key(ctx: StepContext) -> Any:
     )
 
 
-def build(*, charge: Any = None, refund: Any = "default", reserve_undo: Any = None) -> Workflow:
+def _check_card(ctx: StepContext) -> None:
+    if ctx.input.get("card") == "declined":
+        raise CardDeclined(f"card declined for run {ctx.run_id!r}")
+
+
+def _ship_with_slow_carrier(ctx: StepContext) -> Any:
+    if ctx.attempt == 1:
+        ctx.clock.sleep(CARRIER_HANG)
+    return saga.ship(ctx)
+
+
+def build(
+    *,
+    charge: Any = None,
+    refund: Any = "default",
+    reserve_undo: Any = None,
+    ship_timeout: float | None = SHIP_TIMEOUT,
+) -> Workflow:
     def default_charge(ctx: StepContext) -> Any:
+        _check_card(ctx)
         return payment.apply(ctx, amount=ctx.input["amount"])
 
     def default_refund(ctx: StepContext) -> None:
@@ -48,10 +81,11 @@ def build(*, charge: Any = None, refund: Any = "default", reserve_undo: Any = No
             ),
             Step(
                 "ship",
-                saga.ship,
+                _ship_with_slow_carrier,
                 saga.cancel_shipment,
                 after=("charge_payment",),
                 retry=RetryPolicy(max_attempts=3, non_retryable=(saga.ShippingRefused,)),
+                timeout=ship_timeout,
             ),
         ],
     )
@@ -90,9 +124,21 @@ def _release_in_the_wrong_place(ctx: StepContext) -> None:
     )
 
 
+def _refund_or_complain(ctx: StepContext) -> None:
+    # The bug: a refund that finds no charge is an error here, yet a declined card (or a
+    # charge that never reached the service) leaves exactly nothing to refund.
+    if payment.compensate(ctx) is None:
+        raise NothingToRefund(f"no charge to refund for run {ctx.run_id!r}")
+
+
+def _blind_refund(ctx: StepContext) -> None:
+    blind_refunds.compensate(ctx)
+
+
 SHIPS = {"sku": "book-1", "qty": 1, "amount": 1200, "address": "1 Main St"}
 ROLLS_BACK = {"sku": "desk-2", "qty": 1, "amount": 23000, "address": "undeliverable"}
-ORDERS = [SHIPS, ROLLS_BACK]
+DECLINED = {"sku": "lamp-7", "qty": 1, "amount": 4500, "address": "9 Elm Rd", "card": "declined"}
+ORDERS = [SHIPS, ROLLS_BACK, DECLINED]
 
 # name: (the broken workflow, the anomaly that must catch it, the orders that exercise it)
 BROKEN = {
@@ -110,6 +156,21 @@ BROKEN = {
     "service ignores idempotency keys": (
         build(charge=_careless_charge),
         "duplicate_effect",
+        [SHIPS],
+    ),
+    "compensation that fails when there is nothing to undo": (
+        build(refund=_refund_or_complain),
+        "contract_violation",
+        [DECLINED],
+    ),
+    "refund issued though nothing was charged": (
+        build(refund=_blind_refund),
+        "spurious_compensation",
+        [DECLINED],
+    ),
+    "step without timeout that hangs": (
+        build(ship_timeout=None),
+        "stuck_workflow",
         [SHIPS],
     ),
     "compensation order inverted by hand": (
