@@ -27,8 +27,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--chaos-seed",
         type=int,
-        default=0,
-        help="seed for chaos scenarios' schedulers and fault plans (default 0)",
+        default=None,
+        help="seed for chaos scenarios' schedulers and fault plans (default: 0 for the chaos "
+        "fixture, each file's own seed for scenario files)",
     )
     group.addoption(
         "--chaos-report", default=None, metavar="DIR", help="write chaos scenario reports under DIR"
@@ -79,26 +80,139 @@ class ChaosRunner:
         outcome = run_in_process(replace(scenario, seed=self.seed))
         self._config.stash[_OUTCOMES].append(outcome)
         if outcome.verdict != "valid":
-            lines = [
-                f"chaos scenario {scenario.name!r} is {outcome.verdict}",
-                f"faults: {outcome.scenario.plan.describe()}",
-            ]
-            for anomaly in outcome.judgement.anomalies:
-                lines.append(
-                    f"  {anomaly.kind} run={anomaly.run_id} steps={list(anomaly.steps)}: "
-                    f"{anomaly.detail}"
-                )
-            lines.append(f"replay token: {outcome.scenario.replay_token()}")
-            lines.append("fault plan (YAML):")
-            lines.append(outcome.scenario.plan.to_yaml())
-            pytest.fail("\n".join(lines), pytrace=False)
+            pytest.fail(describe_failure(outcome), pytrace=False)
         return outcome
+
+    def search(self, scenario: Any, *, max_examples: int = 50, max_runs: int = 200) -> Any:
+        """Search fault plans that break ``scenario``; fail with the smallest one found.
+
+        Single crash points first, then Hypothesis over combinations, shrunk; bounded by
+        ``max_runs`` scenario runs, so the same seed searches the same way.
+        """
+        from dataclasses import replace
+
+        from scenarios import search
+
+        found = search(
+            replace(scenario, seed=self.seed), max_examples=max_examples, max_runs=max_runs
+        )
+        if found.failing is not None:
+            self._config.stash[_OUTCOMES].append(found.failing)
+            pytest.fail(
+                f"search tried {found.tried} fault plans; the smallest that fails:\n"
+                + describe_failure(found.failing),
+                pytrace=False,
+            )
+        return found
+
+
+def describe_failure(outcome: Any) -> str:
+    """What a person needs when a scenario fails: anomalies, the faults, the replay token."""
+    scenario = outcome.scenario
+    lines = [
+        f"chaos scenario {scenario.name!r} (seed {scenario.seed}) is {outcome.verdict}",
+        f"faults: {scenario.plan.describe()}",
+    ]
+    for result in outcome.judgement.results:
+        if result.verdict != "valid" and not result.anomalies:
+            lines.append(f"  {result.checker}: {result.verdict} ({result.note})")
+    for anomaly in outcome.judgement.anomalies:
+        lines.append(
+            f"  {anomaly.kind} run={anomaly.run_id} steps={list(anomaly.steps)} "
+            f"events={list(anomaly.event_seqs)}: {anomaly.detail}"
+        )
+    token = scenario.replay_token()
+    lines.append(f"replay token: {token}")
+    if scenario.source:
+        lines.append(f"replay: chaosflow replay {token}")
+    lines.append("the failing scenario's faults (YAML):")
+    lines.append(scenario.plan.to_yaml().rstrip())
+    return "\n".join(lines)
 
 
 @pytest.fixture
 def chaos(request: pytest.FixtureRequest) -> ChaosRunner:
-    """Run chaos scenarios from a test: ``chaos.run(Scenario(...))``."""
-    return ChaosRunner(request.config, int(request.config.getoption("--chaos-seed")))
+    """Run chaos scenarios from a test: ``chaos.run(Scenario(...))`` or ``chaos.search(...)``."""
+    return ChaosRunner(request.config, int(request.config.getoption("--chaos-seed") or 0))
+
+
+# -- scenario files as test items ---------------------------------------------------------------
+# A file named chaos_*.yaml is collected like a test module: one item per case it asks for (each
+# crash point of an exploration is an item), so pytest-xdist spreads a suite over its workers.
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Collect ``chaos_*.yaml`` scenario files."""
+    if file_path.suffix in (".yaml", ".yml") and file_path.name.startswith("chaos_"):
+        return ScenarioFileCollector.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFileCollector(pytest.File):
+    """A scenario file: its cases, within the file's example budget."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from scenarios import load_scenario_file
+
+        spec = load_scenario_file(self.path)  # a bad file is a collection error naming the problem
+        option = self.config.getoption("--chaos-seed")
+        seed = spec.seed if option is None else int(option)
+        if spec.explore == "search":
+            yield ScenarioCaseItem.from_parent(
+                self, name=f"{spec.name}[search]", spec=spec, case=None, seed=seed
+            )
+            return
+        for index, case in enumerate(spec.cases(seed=seed)):
+            if index >= spec.budget.examples:
+                break
+            added = case.plan.faults[len(spec.plan.faults) :]
+            label = ",".join(f"{f.trigger.point}:{f.trigger.step}" for f in added)
+            name = f"{spec.name}[{label}]" if label else spec.name
+            yield ScenarioCaseItem.from_parent(self, name=name, spec=spec, case=case, seed=seed)
+
+
+class ScenarioCaseItem(pytest.Item):
+    """One case of a scenario file: run, judged, failed with its anomalies and replay token."""
+
+    def __init__(self, *, spec: Any, case: Any, seed: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.case = case
+        self.seed = seed
+        self.add_marker("chaos")
+
+    def runtest(self) -> None:
+        from scenarios import run_in_process, search
+
+        if self.case is None:
+            found = search(
+                self.spec.base_scenario(seed=self.seed), max_examples=self.spec.budget.examples
+            )
+            if found.failing is not None:
+                self.config.stash[_OUTCOMES].append(found.failing)
+                raise ScenarioCaseFailed(
+                    f"search tried {found.tried} fault plans; the smallest that fails:\n"
+                    + describe_failure(found.failing)
+                )
+            return
+        outcome = run_in_process(self.case)
+        self.config.stash[_OUTCOMES].append(outcome)
+        if outcome.verdict != "valid":
+            raise ScenarioCaseFailed(describe_failure(outcome))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        """The scenario's own account of the failure, not a traceback into the runner."""
+        if isinstance(excinfo.value, ScenarioCaseFailed):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        """Where the case comes from, for pytest's report."""
+        return self.path, 0, f"scenario {self.name}"
+
+
+class ScenarioCaseFailed(Exception):
+    """A scenario case that is not valid."""
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -107,19 +221,24 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     outcomes = session.config.stash.get(_OUTCOMES, [])
     if not folder or not outcomes:
         return
+    import os
+
     import reports
 
     from ._results import outcome_to_result
 
+    # Under pytest-xdist every worker writes its own reports: name them apart.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    prefix = f"{worker}-" if worker else ""
     for index, outcome in enumerate(outcomes):
-        target = Path(folder) / f"{index:03d}-{outcome.scenario.name}"
+        target = Path(folder) / f"{prefix}{index:03d}-{outcome.scenario.name}"
         reports.write_reports(outcome_to_result(outcome), target)
 
 
 @pytest.fixture
 def chaos_seed(request: pytest.FixtureRequest) -> int:
-    """The seed given with --chaos-seed."""
-    return int(request.config.getoption("--chaos-seed"))
+    """The seed given with --chaos-seed (0 when none was given)."""
+    return int(request.config.getoption("--chaos-seed") or 0)
 
 
 @pytest.fixture

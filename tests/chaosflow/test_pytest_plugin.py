@@ -62,3 +62,87 @@ def test_an_unknown_profile_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--chaos-profile", "turbo")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--chaos-profile='turbo'*"])
+
+
+EXPLORE = """
+name: explore
+workflow: examples.order_saga:order_saga
+seed: 4
+inputs: [{sku: book-1, qty: 1, amount: 1200, address: 1 Main St}]
+explore: crash_points
+invariants: [duplicate_effect, missing_compensation, stuck_workflow]
+budget: {examples: 6}
+"""
+
+CARELESS = """
+name: careless
+workflow: tests.scenarios._catalogue:careless_saga
+inputs: [{sku: book-1, qty: 1, amount: 1200, address: 1 Main St}]
+faults: [{kind: crash, trigger: {point: after_action, step: charge_payment}}]
+invariants: [duplicate_effect]
+"""
+
+
+def test_scenario_files_are_items_one_per_case_spread_over_xdist_workers(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".yaml", chaos_explore=EXPLORE)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", "-v", "-W", "ignore::DeprecationWarning"
+    )
+    # Six cases within the file's budget of examples, each its own item.
+    result.assert_outcomes(passed=6)
+    output = result.stdout.str()
+    assert "chaos_explore.yaml::explore[before_action:reserve_stock]" in output
+    # Both workers ran cases: the suite was spread, not run twice or on one worker.
+    assert "[gw0]" in output and "[gw1]" in output
+
+
+def test_a_failing_scenario_file_case_prints_anomaly_token_and_faults(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".yaml", chaos_careless=CARELESS)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"
+    )
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    for expected in (
+        "chaos scenario 'careless' (seed 0) is invalid",
+        "duplicate_effect run=careless-0-0000 steps=['charge_payment']",
+        "replay: chaosflow replay cf1.",
+        "kind: crash",
+    ):
+        assert expected in output, expected
+    assert "Traceback" not in output  # the scenario's account, not the runner's insides
+
+
+def test_a_bad_scenario_file_is_a_collection_error_naming_the_key(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".yaml", chaos_bad=CARELESS + "colour: blue\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"
+    )
+    result.assert_outcomes(errors=1)
+    assert "unknown key(s) ['colour']" in result.stdout.str()
+
+
+def test_chaos_search_fails_with_the_smallest_failing_plan(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_search="""
+from scenarios import Scenario
+from tests.scenarios._catalogue import careless_saga, SHIPS
+
+def test_search(chaos):
+    chaos.search(Scenario("careless", careless_saga, [SHIPS], invariants=["duplicate_effect"]))
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"
+    )
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "the smallest that fails" in output
+    assert "duplicate_effect run=careless-0-0000" in output
+    assert "replay token: cf1." in output
