@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 
 from ._effects import Effect
+from ._errors import ScenarioDefinitionError
 from ._history import TERMINAL_RUN_EVENTS, History, event_detail
 from ._verdict import Anomaly, CheckResult, Judgement, Verdict
 
@@ -373,13 +374,27 @@ CHECKERS: Mapping[str, Checker] = {
 }
 
 
-def check(history: History, invariants: Iterable[str] | None = None) -> Judgement:
-    """Run the named checkers (all by default); a checker that raises is ``unknown``."""
-    names = list(invariants) if invariants is not None else list(CHECKERS)
+def check(
+    history: History,
+    invariants: Iterable[str] | None = None,
+    *,
+    checkers: Mapping[str, Checker] = CHECKERS,
+) -> Judgement:
+    """Run the named checkers (all of ``checkers`` by default); one that raises is ``unknown``.
+
+    Pass ``checkers={**CHECKERS, "mine": my_checker}`` to run checkers of your own beside ours.
+    """
+    names = list(invariants) if invariants is not None else list(checkers)
+    unknown = [name for name in names if name not in checkers]
+    if unknown:
+        raise ScenarioDefinitionError(
+            f"No checker named {unknown!r}; known: {', '.join(checkers)}. Pass checkers= to add "
+            "your own."
+        )
     results = []
     for name in names:
         try:
-            results.append(CHECKERS[name](history))
+            results.append(checkers[name](history))
         except Exception as error:  # a checker that cannot decide must not be read as valid
             results.append(
                 CheckResult(

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from scenarios import (
     ANOMALY_KINDS,
     CHECKERS,
+    CheckResult,
     Effect,
     History,
+    ScenarioDefinitionError,
     Verdict,
     check,
     check_contracts,
@@ -225,3 +229,22 @@ def test_contract_violation_marked_by_the_orchestrator_and_an_undo_of_nothing_th
     assert "never applied" in result.anomalies[1].detail
     clean = [Ev(4, "r3", "charge", "compensation_failed", detail={"error": "GatewayDown"})]
     assert check_contracts(History(clean, effects)).verdict == Verdict.VALID
+
+
+def test_checkers_of_your_own_run_beside_ours_and_unknown_names_are_refused() -> None:
+    def no_effects_at_all(history: History) -> CheckResult:
+        verdict = Verdict.INVALID if history.effects else Verdict.VALID
+        return CheckResult("no_effects", verdict, (), f"{len(history.effects)} effects")
+
+    history = History([Ev(1, "r1", None, "run_completed")], [effect(1, "p", "apply", "r1", "a")])
+    judgement = check(
+        history,
+        ["duplicate_effect", "no_effects"],
+        checkers={**CHECKERS, "no_effects": no_effects_at_all},
+    )
+    assert [(r.checker, r.verdict) for r in judgement.results] == [
+        ("duplicate_effect", Verdict.VALID),
+        ("no_effects", Verdict.INVALID),
+    ]
+    with pytest.raises(ScenarioDefinitionError, match=r"No checker named \['no_effects'\]"):
+        check(history, ["no_effects"])
