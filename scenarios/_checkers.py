@@ -12,13 +12,10 @@ from collections.abc import Callable, Iterable, Mapping
 
 from ._effects import Effect
 from ._errors import ScenarioDefinitionError
-from ._history import TERMINAL_RUN_EVENTS, History, event_detail
+from ._history import ROLLBACK_END_EVENTS, History, event_detail
 from ._verdict import Anomaly, CheckResult, Judgement, Verdict
 
 Checker = Callable[[History], CheckResult]
-
-# A rollback that ended, whether every compensation succeeded or some failed for good.
-_ROLLED_BACK = TERMINAL_RUN_EVENTS[1:]
 
 
 def check_duplicate_effects(history: History) -> CheckResult:
@@ -45,30 +42,39 @@ def check_duplicate_effects(history: History) -> CheckResult:
 
 
 def check_missing_compensations(history: History) -> CheckResult:
-    """``missing_compensation``: a run rolled back, but an effect it applied was not undone."""
+    """``missing_compensation``: a run rolled back, but an effect it applied was not undone.
+
+    The effects of the runs it started (sub-workflows) count as its own: a parent that rolls
+    back must undo what its completed children did too.
+    """
     applied: dict[str, set[tuple[str, str]]] = defaultdict(set)
     undone: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for effect in history.effects:
         target = applied if effect.kind == "apply" else undone
         target[effect.run_id].add((effect.service, effect.step))
+    parents = history.parents()
     anomalies: list[Anomaly] = []
     rolled_back = 0
     for run_id in sorted(set(applied) | set(history.acknowledged)):
+        if run_id in parents:
+            continue  # judged with the run that started it
         end = history.terminal_event(run_id)
-        if end is None or end.kind not in _ROLLED_BACK:
+        if end is None or end.kind not in ROLLBACK_END_EVENTS:
             continue
         rolled_back += 1
-        for service, step in sorted(applied[run_id] - undone[run_id]):
-            anomalies.append(
-                Anomaly(
-                    "missing_compensation",
-                    run_id,
-                    (step,),
-                    history.seqs(run_id, step),
-                    f"run ended {end.kind[4:]} (event {end.seq}) but the {service!r} effect of "
-                    f"step {step!r} was never compensated",
+        for member in history.family(run_id):
+            for service, step in sorted(applied[member] - undone[member]):
+                where = "" if member == run_id else f" (in its sub-workflow run {member!r})"
+                anomalies.append(
+                    Anomaly(
+                        "missing_compensation",
+                        member,
+                        (step,),
+                        history.seqs(member, step),
+                        f"run {run_id!r} ended {end.kind[4:]} (event {end.seq}) but the "
+                        f"{service!r} effect of step {step!r}{where} was never compensated",
+                    )
                 )
-            )
     verdict = Verdict.INVALID if anomalies else Verdict.VALID
     return CheckResult(
         "missing_compensation",

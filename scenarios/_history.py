@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from orchestrator import Orchestrator, Workflow
+from orchestrator import TERMINAL_RUN_STATES, Orchestrator, RunState, Workflow
 
 from ._effects import Effect
 
@@ -27,7 +27,9 @@ class LoggedEvent(Protocol):
     def at(self) -> float: ...
 
 
-TERMINAL_RUN_EVENTS = ("run_completed", "run_compensated", "run_compensation_failed")
+# The events that end a run, one per terminal run state; every end but completion is a rollback.
+TERMINAL_RUN_EVENTS = tuple(sorted(f"run_{state}" for state in TERMINAL_RUN_STATES))
+ROLLBACK_END_EVENTS = tuple(e for e in TERMINAL_RUN_EVENTS if e != f"run_{RunState.COMPLETED}")
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,27 @@ class History:
             if event.kind in TERMINAL_RUN_EVENTS:
                 return event
         return None
+
+    def parents(self) -> dict[str, str]:
+        """Each child run's parent run, as the log recorded the child's submission."""
+        found: dict[str, str] = {}
+        for event in self.events:
+            parent = event_detail(event).get("parent") if event.kind == "run_submitted" else None
+            if isinstance(parent, Mapping) and "run_id" in parent:
+                found[event.run_id] = str(parent["run_id"])
+        return found
+
+    def family(self, run_id: str) -> list[str]:
+        """``run_id`` and every run it started, directly or through its children."""
+        children: dict[str, list[str]] = defaultdict(list)
+        for child, parent in self.parents().items():
+            children[parent].append(child)
+        family, todo = [], [run_id]
+        while todo:
+            current = todo.pop()
+            family.append(current)
+            todo.extend(sorted(children.get(current, ())))
+        return family
 
     def seqs(self, run_id: str, step: str | None = None) -> tuple[int, ...]:
         """Sequence numbers of a run's events (of one step, if given)."""

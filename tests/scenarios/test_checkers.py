@@ -248,3 +248,20 @@ def test_checkers_of_your_own_run_beside_ours_and_unknown_names_are_refused() ->
     ]
     with pytest.raises(ScenarioDefinitionError, match=r"No checker named \['no_effects'\]"):
         check(history, ["no_effects"])
+
+
+def test_a_parent_rolling_back_must_undo_its_completed_childs_effects() -> None:
+    events = [
+        Ev(1, "p", None, "run_submitted"),
+        Ev(2, "p.sub", None, "run_submitted", detail={"parent": {"run_id": "p", "step": "sub"}}),
+        Ev(3, "p.sub", None, "run_completed"),
+        Ev(4, "p", None, "run_compensated"),
+    ]
+    effects = [
+        effect(1, "stock", "apply", "p", "reserve"),
+        effect(2, "payment", "apply", "p.sub", "capture"),
+        effect(3, "stock", "compensate", "p", "reserve"),
+    ]
+    result = check_missing_compensations(History(events, effects, acknowledged=("p",)))
+    assert [(a.run_id, a.steps) for a in result.anomalies] == [("p.sub", ("capture",))]
+    assert "in its sub-workflow run 'p.sub'" in result.anomalies[0].detail
