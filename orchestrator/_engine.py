@@ -20,7 +20,14 @@ S = StepState
 
 # Steps that are still doing something during a rollback: nothing upstream of them may be undone.
 _ROLLBACK_ACTIVE = frozenset(
-    {S.RUNNING, S.WAITING, S.COMPENSATION_PENDING, S.COMPENSATION_READY, S.COMPENSATING}
+    {
+        S.RUNNING,
+        S.WAITING,
+        S.COMPENSATION_PENDING,
+        S.COMPENSATION_READY,
+        S.COMPENSATING,
+        S.COMPENSATION_WAITING,
+    }
 )
 
 
@@ -44,6 +51,9 @@ def _schedule_rollback(workflow: Workflow, states: dict[str, StepState], plan: P
         if states[name] in (S.PENDING, S.READY):
             _move(plan, states, name, "skip")
         elif states[name] in (S.COMPLETED, S.FAILED) and workflow.steps[name].compensation:
+            _move(plan, states, name, "schedule_compensation")
+        elif states[name] == S.COMPLETED and workflow.steps[name].subworkflow is not None:
+            # A completed child run is undone by rolling it back; a failed one undid itself.
             _move(plan, states, name, "schedule_compensation")
 
 
@@ -141,6 +151,16 @@ def on_cancel(workflow: Workflow, states: Mapping[str, StepState]) -> Plan:
     """The plan when a client cancels a running run: roll back as if a step had failed."""
     current = dict(states)
     plan = Plan(run_events=["cancel"])
+    _schedule_rollback(workflow, current, plan)
+    _release_compensations(workflow, current, plan)
+    _finish_rollback(current, plan)
+    return plan
+
+
+def on_compensate_completed(workflow: Workflow, states: Mapping[str, StepState]) -> Plan:
+    """The plan that rolls back a completed (child) run: undo every step that has an undo."""
+    current = dict(states)
+    plan = Plan(run_events=["compensate"])
     _schedule_rollback(workflow, current, plan)
     _release_compensations(workflow, current, plan)
     _finish_rollback(current, plan)

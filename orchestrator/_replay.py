@@ -21,6 +21,7 @@ _STEP_EVENT_STATES = {
     "compensation_scheduled": StepState.COMPENSATION_PENDING,
     "compensation_ready": StepState.COMPENSATION_READY,
     "compensation_claimed": StepState.COMPENSATING,
+    "child_compensation_started": StepState.COMPENSATION_WAITING,
     "compensation_retry_scheduled": StepState.COMPENSATION_READY,
     "step_compensated": StepState.COMPENSATED,
     "compensation_failed": StepState.COMPENSATION_FAILED,

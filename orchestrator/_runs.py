@@ -2,7 +2,8 @@
 
 These are shared by the client API and the workers, and they recurse through sub-workflows: a
 child run that ends settles its parent's waiting step in the same transaction, and a parent that
-starts rolling back cancels the children it is waiting for.
+starts rolling back cancels the children it is waiting for, and rolls back the children that
+completed (the step that started a child is undone by undoing the child).
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._definition import Workflow
-from ._engine import Plan, after_step_completed, after_step_failed, on_cancel, on_submit
+from ._engine import (
+    Plan,
+    after_compensation_settled,
+    after_step_completed,
+    after_step_failed,
+    on_cancel,
+    on_submit,
+)
 from ._registry import WorkflowRegistry
 from ._states import TERMINAL_RUN_STATES, RunState, StepState, next_run_state, next_step_state
-from ._store import StoreTransaction
+from ._store import RunRow, StoreTransaction
 
 # The event log's name for each step move the engine plans.
 MOVE_EVENT_KINDS = {
@@ -124,6 +132,36 @@ def write_plan(
     return finished
 
 
+def _settle_parent_compensation(
+    tx: StoreTransaction,
+    registry: WorkflowRegistry,
+    workflow: Workflow,
+    parent: RunRow,
+    step: str,
+    child_id: str,
+    state: RunState,
+    now: float,
+    actor: str | None,
+) -> None:
+    """The child the parent step was undoing has ended its rollback: settle the step."""
+    detail: dict[str, Any] = {"child": child_id}
+    if state == RunState.COMPENSATED:
+        new_state = next_step_state(StepState.COMPENSATION_WAITING, "child_compensated")
+        tx.set_step_state(parent.run_id, step, str(new_state), now)
+        tx.append_event(
+            parent.run_id, "step_compensated", now, step=step, worker_id=actor, detail=detail
+        )
+    else:
+        new_state = next_step_state(StepState.COMPENSATION_WAITING, "child_compensation_failed")
+        detail["error"] = f"child run {child_id!r} ended {state}"
+        tx.set_step_state(parent.run_id, step, str(new_state), now, error=detail["error"])
+        for kind in ("compensation_failed", "escalation"):  # never silently: a human must look
+            tx.append_event(parent.run_id, kind, now, step=step, worker_id=actor, detail=detail)
+    states = {name: row.state for name, row in tx.steps(parent.run_id).items()}
+    plan = after_compensation_settled(workflow, states, step)
+    write_plan(tx, registry, parent.run_id, plan, RunState(parent.state), now, actor)
+
+
 def cancel_run(
     tx: StoreTransaction,
     registry: WorkflowRegistry,
@@ -164,10 +202,13 @@ def settle_parent(
     assert parent is not None  # a child never outlives its parent
     step = child.parent_step
     rows = tx.steps(parent.run_id)
-    if rows[step].state != StepState.WAITING:
-        return  # already settled (a replayed transition)
     workflow = registry.get(parent.workflow, parent.version)
     parent_state = RunState(parent.state)
+    if rows[step].state == StepState.COMPENSATION_WAITING:
+        _settle_parent_compensation(tx, registry, workflow, parent, step, run_id, state, now, actor)
+        return
+    if rows[step].state != StepState.WAITING:
+        return  # already settled (a replayed transition)
     if state == RunState.COMPLETED:
         outputs = {
             name: json.loads(row.output)

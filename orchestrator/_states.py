@@ -42,6 +42,8 @@ class StepState(StrEnum):
     COMPENSATION_PENDING = "compensation_pending"  # waits for its dependents to be undone
     COMPENSATION_READY = "compensation_ready"
     COMPENSATING = "compensating"
+    # A sub-workflow step being undone: its completed child run is rolling back.
+    COMPENSATION_WAITING = "compensation_waiting"
     COMPENSATED = "compensated"
     COMPENSATION_FAILED = "compensation_failed"
 
@@ -62,6 +64,8 @@ RUN_TRANSITIONS: Mapping[tuple[RunState, str], RunState] = {
     (R.CANCELLING, "step_failed"): R.CANCELLING,
     (R.CANCELLING, "all_compensated"): R.CANCELLED,
     (R.CANCELLING, "compensation_failed"): R.COMPENSATION_FAILED,
+    # A completed sub-workflow run whose parent rolls back is undone as a whole.
+    (R.COMPLETED, "compensate"): R.COMPENSATING,
 }
 
 STEP_TRANSITIONS: Mapping[tuple[StepState, str], StepState] = {
@@ -88,6 +92,9 @@ STEP_TRANSITIONS: Mapping[tuple[StepState, str], StepState] = {
     (S.COMPENSATING, "succeed"): S.COMPENSATED,
     (S.COMPENSATING, "retry"): S.COMPENSATION_READY,
     (S.COMPENSATING, "fail"): S.COMPENSATION_FAILED,
+    (S.COMPENSATING, "compensate_child"): S.COMPENSATION_WAITING,
+    (S.COMPENSATION_WAITING, "child_compensated"): S.COMPENSATED,
+    (S.COMPENSATION_WAITING, "child_compensation_failed"): S.COMPENSATION_FAILED,
 }
 
 

@@ -17,7 +17,13 @@ from sqlalchemy.exc import OperationalError
 from ._breaker import admit, record
 from ._clock import Clock, SystemClock
 from ._definition import Action, RetryPolicy, Step, StepContext, Workflow
-from ._engine import Plan, after_compensation_settled, after_step_completed, after_step_failed
+from ._engine import (
+    Plan,
+    after_compensation_settled,
+    after_step_completed,
+    after_step_failed,
+    on_compensate_completed,
+)
 from ._errors import ContractViolation, SerializationError, StepTimeout, StoreError
 from ._hooks import HookEvent, HookPoint, Hooks
 from ._registry import WorkflowRegistry
@@ -209,8 +215,11 @@ class Worker:
         self._fire(
             HookPoint.COMPENSATION_CLAIMED if compensating else HookPoint.STEP_CLAIMED, claim
         )
-        if step.subworkflow is not None and not compensating:
-            self._start_child(claim, step.subworkflow)
+        if step.subworkflow is not None:
+            if compensating:
+                self._compensate_child(claim, step.subworkflow)
+            else:
+                self._start_child(claim, step.subworkflow)
             return
         action = step.compensation if compensating else step.action
         assert action is not None  # only steps with a compensation are scheduled for one
@@ -277,6 +286,26 @@ class Worker:
                 actor=self.worker_id,
             )
         self._fire(HookPoint.AFTER_COMMIT, claim)
+
+    def _compensate_child(self, claim: Claim, child: Workflow) -> None:
+        """Roll the completed child run back and park the step until it ends, in one commit."""
+        self._fire(HookPoint.BEFORE_COMPENSATION, claim)
+        now = self.clock.now()
+        child_id = child_run_id(claim.run_id, claim.step)
+        with self.store.transaction() as tx:
+            tx.lock_run(claim.run_id)
+            tx.lock_run(child_id)
+            new_state = next_step_state(StepState.COMPENSATING, "compensate_child")
+            detail = {"child": child_id}
+            if not self._end_lease(tx, claim, new_state, now, "child_compensation_started", detail):
+                return
+            run = tx.run(child_id)
+            assert run is not None  # a completed sub-workflow step always has its child run
+            definition = self.registry.get(run.workflow, run.version)
+            states = {name: row.state for name, row in tx.steps(child_id).items()}
+            plan = on_compensate_completed(definition, states)
+            write_plan(tx, self.registry, child_id, plan, RunState(run.state), now, self.worker_id)
+        self._fire(HookPoint.AFTER_COMPENSATION_COMMIT, claim)
 
     def _admitted(self, claim: Claim) -> bool:
         """Ask the step's circuit breaker; when it is open, put the step back, attempt unspent."""

@@ -347,7 +347,12 @@ def check_contracts(history: History) -> CheckResult:
                     f"{event.kind}: {event_detail(event).get('error', 'contract broken')}",
                 )
             )
-        elif event.kind == "compensation_failed" and event.step is not None:
+        elif (
+            event.kind == "compensation_failed"
+            and event.step is not None
+            # A sub-workflow step's undo is its child's rollback, judged in the child's run.
+            and "child" not in event_detail(event)
+        ):
             key = (event.run_id, event.step)
             if applied[key] <= undone[key]:
                 what = "never applied" if applied[key] == 0 else "already undone"

@@ -24,9 +24,12 @@ ONCE = RetryPolicy(max_attempts=1)
 
 
 class Log:
-    def __init__(self, failing: set[str] | None = None) -> None:
+    def __init__(
+        self, failing: set[str] | None = None, failing_undo: set[str] | None = None
+    ) -> None:
         self.calls: list[str] = []
         self.failing = failing or set()
+        self.failing_undo = failing_undo or set()
 
     def do(self, ctx: StepContext) -> Any:
         self.calls.append(f"{ctx.workflow}.{ctx.step}")
@@ -36,6 +39,8 @@ class Log:
 
     def undo(self, ctx: StepContext) -> None:
         self.calls.append(f"undo {ctx.workflow}.{ctx.step}")
+        if ctx.step in self.failing_undo:
+            raise RuntimeError(f"undo of {ctx.step} refused")
 
     def step(self, name: str, *after: str) -> Step:
         return Step(name, self.do, self.undo, after=after, retry=ONCE)
@@ -138,3 +143,56 @@ def test_sub_workflow_definitions_are_checked() -> None:
     inner = Workflow("loop", [log.step("a")])
     with pytest.raises(DefinitionError, match="contains itself as a sub-workflow"):
         Workflow("loop", [Step("again", subworkflow=inner)], version=2)
+
+
+def test_a_completed_child_is_rolled_back_when_its_parent_rolls_back(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
+    log = Log(failing={"ship"})
+    parent, child = build(log)
+    orch = orchestrator(make_orchestrator, parent)
+    run_id = orch.submit("order", {})
+    orch.run_until_quiet(max_seconds=60)
+    child_id = f"{run_id}.pay"
+    assert orch.status(run_id).state == RunState.COMPENSATED
+    assert orch.status(run_id).steps["pay"] == StepState.COMPENSATED
+    assert orch.status(child_id).state == RunState.COMPENSATED
+    # Undone in reverse: the failed step (it may have applied), the child's steps (capture,
+    # then authorise), then what came before the child.
+    undos = [call for call in log.calls if call.startswith("undo")]
+    assert undos == [
+        "undo order.ship",
+        "undo payment.capture",
+        "undo payment.authorise",
+        "undo order.reserve",
+    ]
+    kinds = [e.kind for e in orch.events(child_id)]
+    assert (
+        kinds.index("run_completed")
+        < kinds.index("run_compensating")
+        < kinds.index("run_compensated")
+    )
+    parent_kinds = [(e.kind, e.step) for e in orch.events(run_id) if e.step == "pay"]
+    assert ("child_compensation_started", "pay") in parent_kinds
+    assert parent_kinds[-1] == ("step_compensated", "pay")
+    for rid, definition in ((run_id, parent), (child_id, child)):
+        state = orch.status(rid)
+        assert rebuild_from_events(definition, orch.events(rid)) == (state.state, dict(state.steps))
+
+
+def test_a_child_whose_rollback_fails_fails_the_parent_step_and_escalates(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
+    log = Log(failing={"ship"}, failing_undo={"capture"})
+    parent, _ = build(log)
+    orch = orchestrator(make_orchestrator, parent)
+    run_id = orch.submit("order", {})
+    orch.run_until_quiet(max_seconds=60)
+    assert orch.status(f"{run_id}.pay").state == RunState.COMPENSATION_FAILED
+    status = orch.status(run_id)
+    assert status.state == RunState.COMPENSATION_FAILED
+    assert status.steps["pay"] == StepState.COMPENSATION_FAILED
+    # The rest of the rollback still happens: what came before the child is undone.
+    assert "undo order.reserve" in log.calls
+    escalations = [e for e in orch.events(run_id) if e.kind == "escalation"]
+    assert escalations and escalations[0].detail["child"] == f"{run_id}.pay"

@@ -59,6 +59,7 @@ def build(
     refund: Any = "default",
     reserve_undo: Any = None,
     ship_timeout: float | None = SHIP_TIMEOUT,
+    slow_carrier: bool = True,
 ) -> Workflow:
     def default_charge(ctx: StepContext) -> Any:
         _check_card(ctx)
@@ -81,7 +82,7 @@ def build(
             ),
             Step(
                 "ship",
-                _ship_with_slow_carrier,
+                _ship_with_slow_carrier if slow_carrier else saga.ship,
                 saga.cancel_shipment,
                 after=("charge_payment",),
                 retry=RetryPolicy(max_attempts=3, non_retryable=(saga.ShippingRefused,)),
@@ -193,4 +194,4 @@ def saga_charging(service: RecordingService, *, refund: bool = True) -> Workflow
     def undo(ctx: StepContext) -> None:
         service.compensate(ctx)
 
-    return build(charge=charge, refund=undo if refund else None)
+    return build(charge=charge, refund=undo if refund else None, slow_carrier=False)
