@@ -2,23 +2,25 @@
 
 It adds the ``chaos`` marker; the ``--chaos-seed``, ``--chaos-profile`` and ``--chaos-report``
 options; the ``chaos`` fixture that runs scenarios and fails a test with its anomalies and replay
-token; fixtures for an orchestrator on a temporary SQLite store, the effect ledger, a throwaway
-PostgreSQL and the real Toxiproxy server; and a report of every scenario at session end. Heavy
+token; ``chaos_*.yaml`` scenario files collected as test items (one per case, so pytest-xdist
+spreads them); fixtures for an orchestrator on a temporary SQLite store or the throwaway
+PostgreSQL, the test's fault plan, recording services and their effect ledger, and the real
+Toxiproxy server; and a report of every scenario at session end. Heavy
 imports happen inside the fixtures, so loading the plugin costs every pytest run nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from faults import LocalPostgresCluster, ToxiproxyClient, ToxiproxyServer
+    from faults import FaultPlan, LocalPostgresCluster, ToxiproxyClient, ToxiproxyServer
     from orchestrator import Orchestrator
-    from scenarios import EffectLedger
+    from scenarios import EffectLedger, RecordingService
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -259,6 +261,51 @@ def chaos_orchestrator(tmp_path: Path) -> Iterator[Orchestrator]:
     orchestrator = Orchestrator(f"sqlite:///{tmp_path / 'store.db'}")
     yield orchestrator
     orchestrator.store.dispose()
+
+
+@pytest.fixture
+def chaos_orchestrator_postgres(fresh_postgres_url: str) -> Iterator[Orchestrator]:
+    """An orchestrator on a new database of the throwaway PostgreSQL, disposed afterwards."""
+    from orchestrator import Orchestrator
+
+    orchestrator = Orchestrator(fresh_postgres_url)
+    yield orchestrator
+    orchestrator.store.dispose()
+
+
+@pytest.fixture
+def fault_plan(request: pytest.FixtureRequest, chaos_seed: int) -> FaultPlan:
+    """The test's fault plan: ``@pytest.mark.chaos(plan="faults.yaml")`` (a path relative to
+    the test file, or a FaultPlan), else an empty plan; seeded with --chaos-seed."""
+    from faults import FaultPlan
+
+    marker = request.node.get_closest_marker("chaos")
+    given = marker.kwargs.get("plan") if marker is not None else None
+    if given is None:
+        return FaultPlan().with_seed(chaos_seed)
+    if isinstance(given, FaultPlan):
+        return given.with_seed(chaos_seed)
+    path = Path(request.node.path).parent / str(given)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise pytest.UsageError(
+            f"@pytest.mark.chaos(plan={given!r}): cannot read {path} ({error.strerror}); give a "
+            "path relative to the test file, or a FaultPlan."
+        ) from None
+    return FaultPlan.from_yaml(text).with_seed(chaos_seed)
+
+
+@pytest.fixture
+def recording_service(effect_ledger: EffectLedger) -> Callable[..., RecordingService]:
+    """Make recording services that write to the test's effect ledger:
+    ``recording_service("payment", honour_keys=False)``."""
+    from scenarios import RecordingService
+
+    def make(name: str, **options: Any) -> RecordingService:
+        return RecordingService(name, effect_ledger, **options)
+
+    return make
 
 
 # -- real components ---------------------------------------------------------------------------

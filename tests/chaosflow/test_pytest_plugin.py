@@ -146,3 +146,53 @@ def test_search(chaos):
     assert "the smallest that fails" in output
     assert "duplicate_effect run=careless-0-0000" in output
     assert "replay token: cf1." in output
+
+
+FIXTURES = """
+import pytest
+from faults import FaultPlan
+from orchestrator import Step, Workflow
+
+@pytest.mark.chaos(plan="crash.yaml")
+def test_plan_from_the_marker(fault_plan):
+    assert fault_plan.seed == 5
+    (fault,) = fault_plan.faults
+    assert (fault.kind, fault.trigger.point) == ("crash", "after_action")
+    assert fault.trigger.step == "charge"
+
+def test_no_marker_no_faults(fault_plan):
+    assert fault_plan.faults == () and fault_plan.seed == 5
+
+def test_recording_services_write_the_tests_ledger(
+    recording_service, effect_ledger, chaos_orchestrator
+):
+    payment = recording_service("payment", honour_keys=False)
+    wf = Workflow("pay", [Step("charge", lambda ctx: payment.apply(ctx, amount=1))])
+    run_id = chaos_orchestrator.submit(wf, {})
+    chaos_orchestrator.run_until_quiet(max_seconds=30)
+    assert [(e.service, e.run_id) for e in effect_ledger.effects()] == [("payment", run_id)]
+    assert payment.honour_keys is False
+
+def test_postgres_orchestrator(chaos_orchestrator_postgres):
+    assert not chaos_orchestrator_postgres.store.is_sqlite
+    wf = Workflow("noop", [Step("a", lambda ctx: 1)])
+    run_id = chaos_orchestrator_postgres.submit(wf, {})
+    chaos_orchestrator_postgres.run_until_quiet(max_seconds=30)
+    assert chaos_orchestrator_postgres.status(run_id).state == "completed"
+
+@pytest.mark.chaos(plan="missing.yaml")
+def test_missing_plan(fault_plan):
+    pass
+"""
+
+
+def test_fault_plan_recording_service_and_postgres_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_fixtures=FIXTURES)
+    pytester.makefile(
+        ".yaml", crash="faults:\n  - {kind: crash, trigger: {point: after_action, step: charge}}\n"
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--chaos-seed", "5", "-W", "ignore::DeprecationWarning"
+    )
+    result.assert_outcomes(passed=4, errors=1)
+    assert "@pytest.mark.chaos(plan='missing.yaml'): cannot read" in result.stdout.str()
