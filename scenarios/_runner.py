@@ -60,6 +60,10 @@ class Scenario:
     routes: Mapping[str, Sequence[str]] = field(default_factory=dict)
     # The scenario file this case came from, so its replay token can find it again.
     source: str | None = None
+    # What was generated rather than written, as plain data: {"workflow": a WorkflowSpec dict,
+    # "inputs": [...], "options": {...}} (each part optional). The replay token carries it, so
+    # ``scenarios._strategies.scenario_from_token`` can rebuild the exact case.
+    generated: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.invariants:
@@ -83,18 +87,19 @@ class Scenario:
             )
 
     def replay_token(self) -> str:
-        """A token that names this exact case: scenario, seed and fault plan."""
-        body = json.dumps(
-            {
-                "v": 1,
-                "scenario": self.name,
-                "source": self.source,
-                "seed": self.seed,
-                "plan": self.plan.to_dict(),
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+        """A token that names this exact case: scenario, seed and fault plan, and what was
+        generated (a workflow spec, inputs) when the case came from a strategy."""
+        fields: dict[str, Any] = {
+            "v": 1,
+            "scenario": self.name,
+            "source": self.source,
+            "seed": self.seed,
+            "plan": self.plan.to_dict(),
+        }
+        if self.generated is not None:
+            # Optional, so tokens made before it existed decode and replay as they did.
+            fields["generated"] = dict(self.generated)
+        body = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return "cf1." + base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
 
 
@@ -119,7 +124,7 @@ class ScenarioOutcome:
 
 
 def decode_replay_token(token: str) -> dict[str, Any]:
-    """The scenario name, seed and plan inside a replay token."""
+    """The scenario name, seed and plan inside a replay token (and ``generated``, if any)."""
     if not token.startswith("cf1."):
         raise ScenarioDefinitionError(
             f"Replay token {token[:20]!r}... does not start with 'cf1.'; copy the whole token "
