@@ -9,6 +9,7 @@ better client can replace it without changing them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -57,6 +58,43 @@ class _BoundedRequests:
 
     def delete(self, url: str, **kwargs: Any) -> Any:
         return self._call("delete", url, **kwargs)
+
+
+def _refusal_advice(error: Exception, message: str) -> str:
+    # toxiproxy-python maps HTTP statuses to exception types (409 is ProxyExists, even for a
+    # toxic), so the server's message says which object the refusal is about.
+    about_toxic = "toxic" in message.lower()
+    if type(error).__name__ == "ProxyExists":
+        if about_toxic:
+            return "Remove the toxic first (proxy.remove_toxic(name)), or name the new one."
+        return "Delete the proxy first (proxy.delete()), or give the new one another name."
+    if type(error).__name__ == "NotFound":
+        if about_toxic:
+            return "List the proxy's toxics with proxy.toxics()."
+        return "List the proxies with client.proxies()."
+    return "Check the toxic's type and attributes against docs/faults.md."
+
+
+def _server_message(error: Exception) -> str:
+    """The server's own words from a refusal, which toxiproxy-python hands over as raw bytes."""
+    raw = error.args[0] if error.args else b""
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text.strip().rstrip(".") or type(error).__name__
+    if isinstance(body, dict) and "error" in body:
+        return f"{body['error']} (HTTP {body.get('status', '?')})"
+    return text.strip().rstrip(".")
+
+
+def _check_address(field: str, value: str) -> None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ToxiproxyError(
+            f"Proxy {field}={value!r} is not host:port (e.g. 127.0.0.1:5432); Toxiproxy would "
+            "accept it and then fail every connection."
+        )
 
 
 def find_binary() -> Path:
@@ -213,9 +251,10 @@ class ToxiproxyClient:
                     "is the server's; a listen address already in use is the usual cause."
                 ) from None
             except (ProxyExists, NotFound, InvalidToxic) as error:
+                message = _server_message(error)
                 raise ToxiproxyError(
-                    f"Toxiproxy at {self.host}:{self.port} refused: {type(error).__name__} "
-                    f"{error.args[0] if error.args else ''!r}"
+                    f"Toxiproxy at {self.host}:{self.port} refused: {message}. "
+                    f"{_refusal_advice(error, message)}"
                 ) from None
             except OSError as error:  # requests' ConnectionError and Timeout are OSErrors
                 raise ToxiproxyError(
@@ -235,6 +274,8 @@ class ToxiproxyClient:
 
     def create_proxy(self, name: str, upstream: str, listen: str = "127.0.0.1:0") -> Proxy:
         """A new proxy from ``listen`` to ``upstream`` (port 0: Toxiproxy picks a free one)."""
+        _check_address("upstream", upstream)
+        _check_address("listen", listen)
         with self._api() as api:
             raw = api.create(upstream=upstream, name=name, listen=listen)
         return Proxy(self, raw.name, raw.listen, raw.upstream)

@@ -216,14 +216,23 @@ def test_a_named_toxic_on_the_upstream_is_listed_by_its_name(proxy: Proxy) -> No
 def test_the_servers_refusals_are_toxiproxy_errors(
     toxiproxy: ToxiproxyClient, proxy: Proxy, echo_port: int
 ) -> None:
-    with pytest.raises(ToxiproxyError, match=r"ProxyExists"):
+    # The server's words, decoded, and what to do about them: no raw bytes.
+    with pytest.raises(
+        ToxiproxyError, match=r"refused: This proxy already exists\. Delete the proxy first"
+    ) as refused:
         toxiproxy.create_proxy("echo", f"127.0.0.1:{echo_port}")
+    assert "b'" not in str(refused.value)
+    with pytest.raises(ToxiproxyError, match=r"upstream='echo-service' is not host:port"):
+        toxiproxy.create_proxy("bad", "echo-service")
     with pytest.raises(ToxiproxyError, match=r"no proxy named 'nowhere'"):
         toxiproxy.get_proxy("nowhere")
     proxy.add_toxic("latency", latency=1)
-    with pytest.raises(ToxiproxyError, match=r"toxic already exists"):
+    with pytest.raises(
+        ToxiproxyError, match=r"toxic already exists \(HTTP 409\)\. Remove the toxic first"
+    ) as duplicate:
         proxy.add_toxic("latency", latency=1)
-    with pytest.raises(ToxiproxyError, match=r"toxic not found"):
+    assert "b'" not in str(duplicate.value)
+    with pytest.raises(ToxiproxyError, match=r"toxic not found.*proxy\.toxics\(\)"):
         proxy.remove_toxic("never-added")
     proxy.delete()
     assert toxiproxy.proxies() == []
