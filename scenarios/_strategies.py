@@ -13,14 +13,14 @@ and the faults and step behaviours (as step faults) around it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
 from hypothesis import strategies as st
 
-from faults import FaultPlan
+from faults import Fault, FaultPlan
 from orchestrator import RetryPolicy, Step, StepContext, When, Workflow
 
 from ._effects import RecordingService
@@ -403,6 +403,98 @@ def scenario_from_token(token: str, *, workflow: Workflow | None = None) -> Scen
     )
 
 
+def simpler_scenarios(scenario: Scenario) -> Iterator[Scenario]:
+    """Cases one notch simpler than ``scenario``, biggest cut first: a step fewer (with the
+    faults that named it), a fault fewer, an input fewer, an edge fewer, a behaviour made ``ok``,
+    a route dropped, seed 0. The search's last shrinking pass tries them in this order."""
+    generated = dict(scenario.generated or {})
+    raw = generated.get("workflow")
+    spec = WorkflowSpec.from_dict(raw) if raw is not None else None
+    faults = scenario.plan.faults
+    if spec is not None and len(spec.steps) > 1:
+        for gone in reversed(spec.steps):
+            kept = [s for s in spec.steps if s is not gone]
+            names = {s.name: f"s{i}" for i, s in enumerate(kept)}
+            steps = tuple(
+                replace(s, name=names[s.name], after=tuple(names[a] for a in s.after if a in names))
+                for s in kept
+            )
+            yield _respecified(
+                scenario,
+                WorkflowSpec(steps, spec.name),
+                tuple(
+                    _renamed(f, names)
+                    for f in faults
+                    if (f.trigger.step or f.target) in (*names, None)
+                ),
+            )
+    for index in reversed(range(len(faults))):
+        yield _with(scenario, plan=faults[:index] + faults[index + 1 :])
+    for index in reversed(range(len(scenario.inputs))):
+        if len(scenario.inputs) > 1:
+            yield _with(scenario, inputs=[*scenario.inputs[:index], *scenario.inputs[index + 1 :]])
+    if spec is not None:
+        for index, step in enumerate(spec.steps):
+            for dependency in step.after:
+                cut = replace(step, after=tuple(a for a in step.after if a != dependency))
+                yield _respecified(scenario, _swap(spec, index, cut), faults)
+        for index, step in enumerate(spec.steps):
+            if step.behaviour != Behaviour():
+                yield _respecified(
+                    scenario, _swap(spec, index, replace(step, behaviour=Behaviour())), faults
+                )
+            if step.when is not None:
+                yield _respecified(scenario, _swap(spec, index, replace(step, when=None)), faults)
+    if scenario.seed != 0 or scenario.plan.seed != 0:
+        yield _with(scenario, seed=0)
+
+
+def _swap(spec: WorkflowSpec, index: int, step: StepSpec) -> WorkflowSpec:
+    return WorkflowSpec((*spec.steps[:index], step, *spec.steps[index + 1 :]), spec.name)
+
+
+def _renamed(fault: Fault, names: Mapping[str, str]) -> Fault:
+    trigger = fault.trigger
+    if trigger.step is not None:
+        trigger = replace(trigger, step=names[trigger.step])
+    target = fault.target
+    if fault.kind == "step" and target is not None:
+        target = names[target]
+    return replace(fault, trigger=trigger, target=target)
+
+
+def _respecified(scenario: Scenario, spec: WorkflowSpec, faults: tuple[Fault, ...]) -> Scenario:
+    generated = {**(scenario.generated or {}), "workflow": spec.to_dict()}
+    return replace(
+        scenario,
+        workflow=build_workflow(spec),
+        plan=FaultPlan(faults, scenario.plan.seed),
+        generated=generated,
+    )
+
+
+def _with(
+    scenario: Scenario,
+    *,
+    plan: tuple[Fault, ...] | None = None,
+    inputs: list[Mapping[str, Any]] | None = None,
+    seed: int | None = None,
+) -> Scenario:
+    generated = None if scenario.generated is None else dict(scenario.generated)
+    if inputs is not None:
+        generated = {**(generated or {}), "inputs": [dict(p) for p in inputs]}
+    new_plan = scenario.plan if plan is None else FaultPlan(plan, scenario.plan.seed)
+    if seed is not None:
+        new_plan = new_plan.with_seed(seed)
+    return replace(
+        scenario,
+        plan=new_plan,
+        seed=new_plan.seed,
+        inputs=scenario.inputs if inputs is None else inputs,
+        generated=generated,
+    )
+
+
 def describe_scenario(scenario: Scenario, outcome: ScenarioOutcome | None = None) -> str:
     """The case as YAML a person can read: steps with edges, compensations and behaviours; the
     inputs; the faults; the seed; the anomalies found (given ``outcome``); the replay token."""
@@ -426,8 +518,17 @@ def describe_scenario(scenario: Scenario, outcome: ScenarioOutcome | None = None
     if outcome is not None:
         document["verdict"] = str(outcome.verdict)
         document["anomalies"] = [
-            f"{a.kind} run={a.run_id} steps={list(a.steps)}: {a.detail}"
+            {"kind": a.kind, "run": a.run_id, "steps": list(a.steps), "detail": a.detail}
             for a in outcome.judgement.anomalies
         ]
     document["replay_token"] = scenario.replay_token()
-    return yaml.safe_dump(document, sort_keys=False, default_flow_style=None, width=100)
+    # Steps and inputs one line each; faults and anomalies as lists a person reads down.
+    return "".join(
+        yaml.safe_dump(
+            {key: value},
+            sort_keys=False,
+            default_flow_style=None if key in ("workflow", "inputs", "anomalies") else False,
+            width=10_000,
+        )
+        for key, value in document.items()
+    )
