@@ -244,11 +244,13 @@ def _replay(args: argparse.Namespace) -> int:
                 "code); rerun that code with the seed inside the token instead."
             )
         spec = load_scenario_file(token["source"])
-        outcome = replay(token["plan"], spec, int(token["seed"]))
+        # Tokens from real-mode runs say so; older tokens carry no mode and replay in the sim.
+        mode = str(token.get("mode", "sim"))
+        outcome = replay(token["plan"], spec, int(token["seed"]), mode=mode)
     except ScenarioError as error:
         raise UsageError(str(error)) from None
     print(
-        f"replaying {spec.name!r} seed {token['seed']}: "
+        f"replaying {spec.name!r} seed {token['seed']} (mode {outcome.mode}): "
         f"{outcome.scenario.plan.describe().replace(chr(10), '; ')}"
     )
     _print_checks(outcome)

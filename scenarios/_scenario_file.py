@@ -13,6 +13,8 @@ budget: {examples: 200, seconds: 120}
 workers: 2
 lease_seconds: 5
 routes: {payment: [charge_payment, refund_payment]}
+services: [stock, payment, shipping]       # real mode: the example services to start
+store: {url: postgresql+psycopg://...}     # real mode: an empty store (default: a SQLite file)
 ```
 
 A file is validated when it is loaded: an unknown key, no invariant, an unimportable workflow or
@@ -35,6 +37,7 @@ from orchestrator import OrchestratorError, Workflow, import_workflow
 
 from ._checkers import CHECKERS
 from ._errors import ScenarioDefinitionError
+from ._real import RealSettings, real_settings, run_real, validate_real
 from ._runner import Scenario, ScenarioOutcome, run_in_process
 
 MODES = ("sim", "real")
@@ -54,6 +57,8 @@ _KEYS = {
     "routes",
     "heal_after",
     "progress_bound",
+    "services",
+    "store",
 }
 _FORWARD_POINTS = CRASH_POINTS[:4]
 _COMPENSATION_POINTS = CRASH_POINTS[4:]
@@ -83,6 +88,8 @@ class ScenarioFile:
     invariants: tuple[str, ...]
     budget: Budget
     options: Mapping[str, Any] = field(default_factory=dict)
+    # The services and store of a real-mode run (keys services: and store:).
+    real: RealSettings = field(default_factory=RealSettings)
 
     def base_scenario(self, *, seed: int | None = None, plan: FaultPlan | None = None) -> Scenario:
         """The file's scenario with its own faults (or ``plan``) under ``seed``."""
@@ -203,8 +210,11 @@ def load_scenario_file(path: str | Path) -> ScenarioFile:
         invariants,
         budget,
         options,
+        real_settings(data.get("services"), data.get("store"), where=where),
     )
-    spec.base_scenario()  # validates invariants, inputs, workers now, not at run time
+    base = spec.base_scenario()  # validates invariants, inputs, workers now, not at run time
+    if mode == "real":
+        validate_real(base, spec.real, spec.workflow_spec)
     return spec
 
 
@@ -220,12 +230,27 @@ class FileOutcome:
 def run_scenario_file(
     spec: ScenarioFile, *, seed: int | None = None, mode: str | None = None
 ) -> FileOutcome:
-    """Run every case of ``spec`` within its budget (in the simulation)."""
+    """Run every case of ``spec`` within its budget, in the simulation or in real mode.
+
+    In real mode each case is a real run (processes, Toxiproxy, wall-clock seconds), so the
+    budget's seconds are checked before each case; ``explore: search`` is simulation only.
+    """
     mode = mode or spec.mode
-    if mode != "sim":
+    if mode not in MODES:
         raise ScenarioDefinitionError(
-            f"Scenario {spec.name!r}: mode {mode!r} is not available from scenario files yet; "
-            "run it with --mode sim. Real components are exercised by the integration tests."
+            f"Scenario {spec.name!r}: mode={mode!r} must be one of {', '.join(MODES)}."
+        )
+    if mode == "real" and spec.explore == "search":
+        raise ScenarioDefinitionError(
+            f"Scenario {spec.name!r}: explore='search' runs hundreds of cases and is available "
+            "in mode sim only; in real mode use explore: crash_points, or replay the case the "
+            "search found (its token) with --mode real."
+        )
+    if mode == "real" and spec.real.db_url and spec.explore is not None:
+        raise ScenarioDefinitionError(
+            f"Scenario {spec.name!r}: explore={spec.explore!r} runs many cases and each needs "
+            "an empty store; with store.url only one can run. Drop store: (each case then gets "
+            "a SQLite file of its own) or remove explore:."
         )
     if spec.explore == "search":
         from ._search import search
@@ -241,11 +266,19 @@ def run_scenario_file(
         if len(outcomes) >= spec.budget.examples or time.monotonic() >= deadline:
             exhausted = True
             break
-        outcomes.append(run_in_process(case))
+        outcomes.append(_run_case(spec, case, mode))
     return FileOutcome(spec, tuple(outcomes), exhausted)
 
 
-def replay(token_plan: Mapping[str, Any], spec: ScenarioFile, seed: int) -> ScenarioOutcome:
-    """Run exactly the case a replay token names."""
+def _run_case(spec: ScenarioFile, case: Scenario, mode: str) -> ScenarioOutcome:
+    if mode == "real":
+        return run_real(case, workflow_spec=spec.workflow_spec, settings=spec.real)
+    return run_in_process(case)
+
+
+def replay(
+    token_plan: Mapping[str, Any], spec: ScenarioFile, seed: int, *, mode: str = "sim"
+) -> ScenarioOutcome:
+    """Run exactly the case a replay token names (in the mode the token names)."""
     plan = FaultPlan.from_dict(token_plan, steps=list(spec.workflow.order))
-    return run_in_process(spec.base_scenario(seed=seed, plan=plan))
+    return _run_case(spec, spec.base_scenario(seed=seed, plan=plan), mode)

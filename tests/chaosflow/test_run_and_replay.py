@@ -59,5 +59,10 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "checks no invariant" in capsys.readouterr().err
     assert main(["replay", "not-a-token"]) == 2
     assert "does not start with 'cf1.'" in capsys.readouterr().err
-    assert main(["run", "examples/scenarios/order_saga_crash.yaml", "--mode", "real"]) == 2
-    assert "is not available from scenario files yet" in capsys.readouterr().err
+    clock = tmp_path / "clock.yaml"
+    clock.write_text(
+        "workflow: examples.order_saga:order_saga\ninvariants: [duplicate_effect]\n"
+        "faults: [{kind: clock, target: worker-0, params: {action: skew, seconds: 5}}]\n"
+    )
+    assert main(["run", str(clock), "--mode", "real"]) == 2
+    assert "clock faults need the simulation's virtual clock" in capsys.readouterr().err
