@@ -324,7 +324,10 @@ def _run(
     meta = {
         "mode": "real",
         "store": masked_url(db_url),
-        "services": {name: {"url": url} for name, url in rig.urls.items()},
+        "services": {
+            s.name: {"url": rig.urls[s.name], "pid": s.process.pid, "honour_keys": s.honour_keys}
+            for s in rig.services
+        },
         "worker_exits": [vars(e) for e in pool.exits],
         "respawns": pool.respawns,
     }
