@@ -289,12 +289,14 @@ def workflows(**options: Any) -> st.SearchStrategy[Workflow]:
 
 def inputs(spec: WorkflowSpec, *, max_runs: int = 2) -> st.SearchStrategy[list[dict[str, Any]]]:
     """Inputs for 1..``max_runs`` runs of ``spec``: the flags its steps read, shrinking to false."""
-    read = sorted(
-        {s.when for s in spec.steps if s.when}
-        | {s.behaviour.field for s in spec.steps if s.behaviour.field}
-    )
-    payload = st.fixed_dictionaries({flag: st.booleans() for flag in read})
+    payload = st.fixed_dictionaries({flag: st.booleans() for flag in sorted(_flags_read(spec))})
     return st.lists(payload, min_size=1, max_size=max_runs)
+
+
+def _flags_read(spec: WorkflowSpec) -> set[str]:
+    return {s.when for s in spec.steps if s.when} | {
+        s.behaviour.field for s in spec.steps if s.behaviour.field
+    }
 
 
 _OPTIONS = ("invariants", "workers", "lease_seconds", "heal_after", "progress_bound")
@@ -434,6 +436,12 @@ def simpler_scenarios(scenario: Scenario) -> Iterator[Scenario]:
         if len(scenario.inputs) > 1:
             yield _with(scenario, inputs=[*scenario.inputs[:index], *scenario.inputs[index + 1 :]])
     if spec is not None:
+        read = _flags_read(spec)
+        if any(set(p) - read for p in scenario.inputs):
+            yield _with(
+                scenario,
+                inputs=[{k: v for k, v in p.items() if k in read} for p in scenario.inputs],
+            )
         for index, step in enumerate(spec.steps):
             for dependency in step.after:
                 cut = replace(step, after=tuple(a for a in step.after if a != dependency))
