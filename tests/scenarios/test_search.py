@@ -5,10 +5,15 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
 
 from examples.order_saga import order_saga
-from scenarios import Scenario, fault_plans, search
+from faults import Fault, FaultPlan
+from scenarios import Scenario, ScenarioDefinitionError, fault_plans, search
+from scenarios._search import search_scenarios
+from scenarios._strategies import StepSpec, WorkflowSpec, generated_scenarios, workflow_specs
 
 BASE = Scenario("search", order_saga, [{"sku": "a", "qty": 1, "amount": 1, "address": "x"}])
 
@@ -51,3 +56,48 @@ def test_generated_plans_are_valid_and_name_real_steps(plan: Any) -> None:
     for fault in plan.faults:
         step = fault.trigger.step or fault.target
         assert step in order_saga.steps
+
+
+def test_plans_may_be_empty_and_draw_permanent_step_faults() -> None:
+    plans = fault_plans(order_saga, min_faults=0, step_faults=("transient", "permanent"))
+    assert find(plans, lambda plan: True) == FaultPlan((), 0)
+    permanent = find(
+        plans, lambda plan: any(f.params.get("fault") == "permanent" for f in plan.faults)
+    )
+    assert permanent == FaultPlan((Fault.step_fault("permanent", order_saga.order[0]),), 0)
+    # Crashes shrink toward a point between an effect and its record.
+    crash = find(plans, lambda plan: any(f.kind == "crash" for f in plan.faults))
+    assert [f.trigger.point for f in crash.faults] == ["after_action"]
+
+
+def test_plans_refuse_step_faults_that_are_not_behaviours() -> None:
+    with pytest.raises(ScenarioDefinitionError, match=r"\['latency'\] cannot be drawn"):
+        fault_plans(order_saga, step_faults=("transient", "latency"))
+    with pytest.raises(ScenarioDefinitionError, match="need 0 <= min_faults <= max_faults"):
+        fault_plans(order_saga, min_faults=3, max_faults=1)
+
+
+def test_a_generated_case_shrinks_to_the_one_step_and_the_one_crash_the_bug_needs() -> None:
+    def fake_run(scenario: Scenario) -> Any:
+        # Broken when a worker dies after the effect of a step whose service ignores keys.
+        spec = WorkflowSpec.from_dict((scenario.generated or {})["workflow"])
+        careless = {s.name for s in spec.steps if not s.idempotent}
+        broken = any(
+            f.kind == "crash" and f.trigger.point == "after_action" and f.trigger.step in careless
+            for f in scenario.plan.faults
+        )
+        anomalies = [SimpleNamespace(kind="duplicate_effect")] if broken else []
+        return SimpleNamespace(
+            verdict="invalid" if broken else "valid",
+            scenario=scenario,
+            judgement=SimpleNamespace(anomalies=anomalies),
+        )
+
+    cases = generated_scenarios(workflow_specs(max_steps=4, idempotent=st.booleans()))
+    found = search_scenarios(cases, max_examples=200, max_runs=400, run=fake_run)
+    assert found.failing is not None
+    scenario = found.failing.scenario
+    spec = WorkflowSpec.from_dict((scenario.generated or {})["workflow"])
+    assert spec == WorkflowSpec((StepSpec("s0", idempotent=False),))
+    assert scenario.plan == FaultPlan((Fault.crash("after_action", "s0"),), 0)
+    assert scenario.inputs == [{}]
