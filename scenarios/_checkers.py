@@ -10,6 +10,8 @@ import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 
+import networkx as nx
+
 from ._effects import Effect
 from ._errors import ScenarioDefinitionError
 from ._history import ROLLBACK_END_EVENTS, History, event_detail
@@ -118,38 +120,83 @@ def check_progress(history: History) -> CheckResult:
 
 
 def check_compensation_order(history: History) -> CheckResult:
-    """``compensation_order``: a run's compensations not in reverse order of its effects.
+    """``compensation_order``: a step undone before a step that depends on it.
 
-    Decided from the services' side alone: if effect X was applied before effect Y, Y must be
-    undone before X.
+    Decided from the services' side: the step an undo effect was recorded for, in the order the
+    services saw the undos. With the workflow's definition (``History.observe``), a step must be
+    undone only after every step that depends on it, directly or not; independent branches may
+    be undone in either order. Without one, effects are judged by the order they were applied:
+    if X was applied before Y, Y must be undone before X.
     """
-    # Keyed by service: the effect a service applied is what must be undone in reverse order,
-    # whichever step's compensation the workflow wired to undo it.
-    applied: dict[str, list[str]] = defaultdict(list)
-    undone: dict[str, list[str]] = defaultdict(list)
+    first_undo: dict[str, dict[str, int]] = defaultdict(dict)
     for effect in sorted(history.effects, key=lambda e: e.seq):
-        target = applied if effect.kind == "apply" else undone
-        if effect.service not in target[effect.run_id]:
-            target[effect.run_id].append(effect.service)
-    anomalies = []
-    for run_id, order in sorted(undone.items()):
-        forward = [k for k in applied[run_id] if k in order]
-        for first, second in itertools.pairwise(forward):
-            if order.index(first) < order.index(second):
-                anomalies.append(
-                    Anomaly(
-                        "compensation_order",
-                        run_id,
-                        (first, second),
-                        history.seqs(run_id),
-                        f"the {first!r} effect was undone before the {second!r} effect, which was "
-                        "applied after it",
-                    )
-                )
+        if effect.kind != "apply":
+            first_undo[effect.run_id].setdefault(effect.step, effect.seq)
+    anomalies: list[Anomaly] = []
+    for run_id, undos in sorted(first_undo.items()):
+        depends = history.dependencies.get(history.run_workflows.get(run_id, ""), {})
+        if depends:
+            anomalies.extend(_undone_before_dependents(history, run_id, undos, depends))
+        else:
+            anomalies.extend(_undone_out_of_application_order(history, run_id))
     verdict = Verdict.INVALID if anomalies else Verdict.VALID
     return CheckResult(
-        "compensation_order", verdict, tuple(anomalies), f"{len(undone)} runs with compensations"
+        "compensation_order", verdict, tuple(anomalies), f"{len(first_undo)} runs with undos"
     )
+
+
+def _undone_before_dependents(
+    history: History,
+    run_id: str,
+    undos: Mapping[str, int],
+    depends: Mapping[str, frozenset[str]],
+) -> list[Anomaly]:
+    graph: nx.DiGraph = nx.DiGraph()
+    graph.add_nodes_from(depends)
+    graph.add_edges_from((d, step) for step, needs in depends.items() for d in needs)
+    found = []
+    for step, seq in sorted(undos.items(), key=lambda item: item[1]):
+        if step not in graph:
+            continue
+        late = sorted(d for d in nx.descendants(graph, step) if undos.get(d, -1) > seq)
+        for dependent in late:
+            found.append(
+                Anomaly(
+                    "compensation_order",
+                    run_id,
+                    (step, dependent),
+                    history.seqs(run_id, step) + history.seqs(run_id, dependent),
+                    f"step {step!r} was undone (ledger entry {seq}) before step {dependent!r}, "
+                    f"which depends on it (ledger entry {undos[dependent]})",
+                )
+            )
+    return found
+
+
+def _undone_out_of_application_order(history: History, run_id: str) -> list[Anomaly]:
+    # Keyed by service: the effect a service applied is what must be undone in reverse order,
+    # whichever step's compensation the workflow wired to undo it.
+    applied: list[str] = []
+    undone: list[str] = []
+    for effect in sorted(history.effects, key=lambda e: e.seq):
+        if effect.run_id != run_id:
+            continue
+        target = applied if effect.kind == "apply" else undone
+        if effect.service not in target:
+            target.append(effect.service)
+    forward = [k for k in applied if k in undone]
+    return [
+        Anomaly(
+            "compensation_order",
+            run_id,
+            (first, second),
+            history.seqs(run_id),
+            f"the {first!r} effect was undone before the {second!r} effect, which was applied "
+            "after it",
+        )
+        for first, second in itertools.pairwise(forward)
+        if undone.index(first) < undone.index(second)
+    ]
 
 
 def check_spurious_compensations(history: History) -> CheckResult:

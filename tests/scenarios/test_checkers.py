@@ -16,6 +16,7 @@ from scenarios import (
     ScenarioDefinitionError,
     Verdict,
     check,
+    check_compensation_order,
     check_contracts,
     check_dependency_order,
     check_duplicate_effects,
@@ -265,3 +266,33 @@ def test_a_parent_rolling_back_must_undo_its_completed_childs_effects() -> None:
     result = check_missing_compensations(History(events, effects, acknowledged=("p",)))
     assert [(a.run_id, a.steps) for a in result.anomalies] == [("p.sub", ("capture",))]
     assert "in its sub-workflow run 'p.sub'" in result.anomalies[0].detail
+
+
+BRANCHES = {
+    "order": {
+        "reserve": frozenset(),
+        "charge": frozenset({"reserve"}),
+        "notify": frozenset({"reserve"}),  # independent of charge: a parallel branch
+        "ship": frozenset({"charge"}),
+    }
+}
+
+
+def test_compensation_order_with_definitions_is_reverse_dependency_order() -> None:
+    runs = {"r1": "order", "r2": "order"}
+    effects = [
+        # r1: charge and notify are independent; undoing notify first, or last, is fine.
+        effect(1, "payment", "compensate", "r1", "charge"),
+        effect(2, "mail", "compensate", "r1", "notify"),
+        effect(3, "stock", "compensate", "r1", "reserve"),
+        # r2: reserve undone before ship, which depends on it (through charge).
+        effect(4, "stock", "compensate", "r2", "reserve"),
+        effect(5, "shipping", "compensate", "r2", "ship"),
+    ]
+    history = History([], effects, dependencies=BRANCHES, run_workflows=runs)
+    result = check_compensation_order(history)
+    assert [(a.run_id, a.steps) for a in result.anomalies] == [("r2", ("reserve", "ship"))]
+    assert "which depends on it" in result.anomalies[0].detail
+    swapped = [effect(1, "mail", "compensate", "r1", "notify"), *effects[:1], *effects[2:3]]
+    ok = History([], swapped, dependencies=BRANCHES, run_workflows=runs)
+    assert check_compensation_order(ok).verdict == Verdict.VALID
