@@ -287,7 +287,9 @@ def workflows(**options: Any) -> st.SearchStrategy[Workflow]:
     return workflow_specs(**options).map(build_workflow)
 
 
-def inputs(spec: WorkflowSpec, *, max_runs: int = 2) -> st.SearchStrategy[list[dict[str, Any]]]:
+def workflow_inputs(
+    spec: WorkflowSpec, *, max_runs: int = 2
+) -> st.SearchStrategy[list[dict[str, Any]]]:
     """Inputs for 1..``max_runs`` runs of ``spec``: the flags its steps read, shrinking to false."""
     payload = st.fixed_dictionaries({flag: st.booleans() for flag in sorted(_flags_read(spec))})
     return st.lists(payload, min_size=1, max_size=max_runs)
@@ -331,7 +333,7 @@ def generated_scenarios(
     options = _options(scenario_options)
     spec = draw(specs if specs is not None else workflow_specs())
     workflow = build_workflow(spec)
-    payloads = draw(inputs(spec, max_runs=max_runs))
+    payloads = draw(workflow_inputs(spec, max_runs=max_runs))
     plan = draw(fault_plans(workflow, max_faults=max_faults, min_faults=0))
     generated = {"workflow": spec.to_dict(), "inputs": payloads, "options": options}
     return Scenario(name, workflow, payloads, plan, seed=plan.seed, generated=generated, **options)

@@ -13,21 +13,25 @@ from hypothesis import strategies as st
 
 from faults import Fault, FaultPlan
 from orchestrator import Workflow
-from scenarios import ANOMALY_KINDS, Scenario, ScenarioDefinitionError, crash_points
-from scenarios._runner import ScenarioOutcome, run_in_process
-from scenarios._search import search_scenarios
-from scenarios._strategies import (
+from scenarios import (
+    ANOMALY_KINDS,
     Behaviour,
     GeneratedRefusal,
+    Scenario,
+    ScenarioDefinitionError,
+    ScenarioOutcome,
     StepSpec,
     WorkflowSpec,
     build_workflow,
+    crash_points,
     describe_scenario,
     generated_scenarios,
-    inputs,
+    run_in_process,
     scenario_from_token,
     scenarios_around,
+    search_scenarios,
     step_behaviours,
+    workflow_inputs,
     workflow_specs,
 )
 from tests.scenarios._catalogue import BROKEN as BROKEN_SAGAS
@@ -64,7 +68,11 @@ def test_every_generated_spec_builds_the_workflow_it_describes(spec: WorkflowSpe
 
 
 @settings(max_examples=50, deadline=None)
-@given(workflow_specs(max_steps=4).flatmap(lambda spec: st.tuples(st.just(spec), inputs(spec))))
+@given(
+    workflow_specs(max_steps=4).flatmap(
+        lambda spec: st.tuples(st.just(spec), workflow_inputs(spec))
+    )
+)
 def test_inputs_carry_exactly_the_flags_the_steps_read(case: Any) -> None:
     spec, payloads = case
     read = {s.when for s in spec.steps} | {s.behaviour.field for s in spec.steps}
@@ -136,7 +144,7 @@ def test_correct_generated_workflows_hold_under_small_fault_plans(case: Scenario
 def single_crash_cases(draw: st.DrawFn) -> Scenario:
     spec = draw(workflow_specs(max_steps=4))
     workflow = build_workflow(spec)
-    payloads = draw(inputs(spec, max_runs=1))
+    payloads = draw(workflow_inputs(spec, max_runs=1))
     point, step = draw(st.sampled_from(crash_points(workflow)))
     return Scenario(
         "crash-point",

@@ -11,9 +11,17 @@ from hypothesis import strategies as st
 
 from examples.order_saga import order_saga
 from faults import Fault, FaultPlan
-from scenarios import Scenario, ScenarioDefinitionError, fault_plans, search
-from scenarios._search import search_scenarios
-from scenarios._strategies import StepSpec, WorkflowSpec, generated_scenarios, workflow_specs
+from scenarios import (
+    Scenario,
+    ScenarioDefinitionError,
+    StepSpec,
+    WorkflowSpec,
+    fault_plans,
+    generated_scenarios,
+    search,
+    search_scenarios,
+    workflow_specs,
+)
 
 BASE = Scenario("search", order_saga, [{"sku": "a", "qty": 1, "amount": 1, "address": "x"}])
 
