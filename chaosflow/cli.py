@@ -232,25 +232,38 @@ def _run(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     import reports
-    from scenarios import ScenarioError, decode_replay_token, load_scenario_file, replay
+    from scenarios import (
+        ScenarioError,
+        decode_replay_token,
+        load_scenario_file,
+        replay,
+        run_in_process,
+        scenario_from_token,
+    )
 
     from ._results import outcome_to_result
 
     try:
         token = decode_replay_token(args.token)
-        if not token.get("source"):
+        if token.get("generated") and not token.get("source"):
+            # A generated case carries its whole workflow spec and inputs: no file needed.
+            outcome = run_in_process(scenario_from_token(args.token))
+            name = outcome.scenario.name
+        elif not token.get("source"):
             raise UsageError(
                 "This replay token names no scenario file (it came from a scenario built in "
                 "code); rerun that code with the seed inside the token instead."
             )
-        spec = load_scenario_file(token["source"])
-        # Tokens from real-mode runs say so; older tokens carry no mode and replay in the sim.
-        mode = str(token.get("mode", "sim"))
-        outcome = replay(token["plan"], spec, int(token["seed"]), mode=mode)
+        else:
+            spec = load_scenario_file(token["source"])
+            name = spec.name
+            # Tokens from real-mode runs say so; older tokens carry no mode and replay in the sim.
+            mode = str(token.get("mode", "sim"))
+            outcome = replay(token["plan"], spec, int(token["seed"]), mode=mode)
     except ScenarioError as error:
         raise UsageError(str(error)) from None
     print(
-        f"replaying {spec.name!r} seed {token['seed']} (mode {outcome.mode}): "
+        f"replaying {name!r} seed {token['seed']} (mode {outcome.mode}): "
         f"{outcome.scenario.plan.describe().replace(chr(10), '; ')}"
     )
     _print_checks(outcome)

@@ -123,11 +123,15 @@ def describe_failure(outcome: Any) -> str:
             f"  {anomaly.kind} run={anomaly.run_id} steps={list(anomaly.steps)} "
             f"events={list(anomaly.event_seqs)}: {anomaly.detail}"
         )
+    from scenarios import describe_scenario
+
     token = scenario.replay_token()
     lines.append(f"replay token: {token}")
-    if scenario.source:
+    if scenario.source or getattr(scenario, "generated", None):
         lines.append(f"replay: chaosflow replay {token}")
-    lines.append("the failing scenario's faults (YAML):")
+    lines.append("the failing scenario, as YAML:")
+    lines.append(describe_scenario(scenario, outcome).rstrip())
+    lines.append("its fault plan, to paste into a scenario file or a FaultPlan.from_yaml:")
     lines.append(scenario.plan.to_yaml().rstrip())
     return "\n".join(lines)
 

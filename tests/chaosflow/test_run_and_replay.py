@@ -66,3 +66,29 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     )
     assert main(["run", str(clock), "--mode", "real"]) == 2
     assert "clock faults need the simulation's virtual clock" in capsys.readouterr().err
+
+
+def test_a_generated_case_replays_from_its_token_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    from faults import Fault, FaultPlan
+    from scenarios import Scenario, StepSpec, WorkflowSpec, build_workflow, run_in_process
+
+    # One careless step and a crash after its effect: the smallest double charge there is.
+    spec = WorkflowSpec((StepSpec("s0", (), "payment", idempotent=False),))
+    invariants = ["duplicate_effect"]
+    case = Scenario(
+        "generated",
+        build_workflow(spec),
+        [{}],
+        FaultPlan((Fault.crash("after_action", "s0"),)),
+        invariants,
+        generated={
+            "workflow": spec.to_dict(),
+            "inputs": [{}],
+            "options": {"invariants": invariants},
+        },
+    )
+    assert run_in_process(case).verdict == "invalid"
+    assert main(["replay", case.replay_token()]) == 1
+    replayed = capsys.readouterr().out
+    assert "replaying 'generated' seed 0" in replayed
+    assert "duplicate_effect" in replayed and "verdict: invalid" in replayed
