@@ -36,7 +36,9 @@ from faults import (
     InjectedFault,
     Nemesis,
     ProcessFaultInjector,
+    Proxy,
     ToxiproxyClient,
+    ToxiproxyError,
     ToxiproxyInjector,
     ToxiproxyServer,
 )
@@ -48,7 +50,7 @@ from ._errors import ScenarioDefinitionError
 from ._fault_journal import journal_records
 from ._history import History
 from ._http_services import SERVICE_URL_ENV
-from ._real_processes import WorkerPool, start_services
+from ._real_processes import ServiceProcess, WorkerPool, start_services
 from ._runner import Scenario, ScenarioOutcome, decode_replay_token
 from ._verdict import Judgement
 
@@ -219,8 +221,8 @@ class _Rig:
         self.ledger = EffectLedger(folder / "effects.db")
         self.server = None if toxiproxy is not None else ToxiproxyServer(seed=scenario.seed)
         self.client = toxiproxy
-        self.services: list[Any] = []
-        self.proxies: list[Any] = []
+        self.services: list[ServiceProcess] = []
+        self.proxies: list[Proxy] = []
         self.urls: dict[str, str] = {}
 
     def __enter__(self) -> _Rig:
@@ -241,16 +243,18 @@ class _Rig:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for proxy in self.proxies:
-            try:
-                proxy.delete()
-            except Exception:  # the server may be gone already; stopping it removes them too
-                if self.server is None:
-                    raise
-        for service in self.services:
-            service.process.stop()
-        if self.server is not None:
-            self.server.stop()
+        try:
+            for proxy in self.proxies:
+                try:
+                    proxy.delete()
+                except ToxiproxyError:
+                    if self.server is None:  # on a server of its own, stopping it deletes them
+                        raise
+        finally:
+            for service in self.services:
+                service.process.stop()
+            if self.server is not None:
+                self.server.stop()
 
 
 def _run(
@@ -316,8 +320,10 @@ def _run(
         pool.start()
         deadline = _drive(scenario, orchestrator, pool, nemesis, origin)
     finally:
-        nemesis.heal_all(time.time())
-        pool.stop(folder / "stop")
+        try:
+            nemesis.heal_all(time.time())
+        finally:
+            pool.stop(folder / "stop")
     timeline = sorted(
         [*nemesis.timeline, *journal_records(folder / "faults.jsonl")], key=_fault_time
     )
