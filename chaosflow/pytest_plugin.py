@@ -158,9 +158,10 @@ class ScenarioFileCollector(pytest.File):
     """A scenario file: its cases, within the file's example budget."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from scenarios import load_scenario_file
+        from scenarios import check_runnable, load_scenario_file
 
         spec = load_scenario_file(self.path)  # a bad file is a collection error naming the problem
+        check_runnable(spec)  # as is one that cannot run in its mode
         option = self.config.getoption("--chaos-seed")
         seed = spec.seed if option is None else int(option)
         if spec.explore == "search":
@@ -188,7 +189,7 @@ class ScenarioCaseItem(pytest.Item):
         self.add_marker("chaos")
 
     def runtest(self) -> None:
-        from scenarios import run_in_process, search
+        from scenarios import run_case, search
 
         if self.case is None:
             found = search(
@@ -201,7 +202,7 @@ class ScenarioCaseItem(pytest.Item):
                     + describe_failure(found.failing)
                 )
             return
-        outcome = run_in_process(self.case)
+        outcome = run_case(self.spec, self.case)  # in the file's mode: sim, or real processes
         self.config.stash[_OUTCOMES].append(outcome)
         if outcome.verdict != "valid":
             raise ScenarioCaseFailed(describe_failure(outcome))
@@ -227,14 +228,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     outcomes = session.config.stash.get(_OUTCOMES, [])
     if not folder or not outcomes:
         return
-    import os
-
     import reports
 
     from ._results import outcome_to_result
 
-    # Under pytest-xdist every worker writes its own reports: name them apart.
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    # Under pytest-xdist every worker writes its own reports: name them apart. The worker id
+    # comes from this session's config, not the environment, which a pytest started inside a
+    # test under xdist would inherit.
+    worker = getattr(session.config, "workerinput", {}).get("workerid")
     prefix = f"{worker}-" if worker else ""
     for index, outcome in enumerate(outcomes):
         target = Path(folder) / f"{prefix}{index:03d}-{outcome.scenario.name}"

@@ -27,15 +27,18 @@ from ._http_services import (
     create_service_app,
     service,
 )
+from ._real import DEFAULT_SERVICES, REAL_DB_ENV, RealSettings, real_settings, run_real
 from ._runner import Scenario, ScenarioOutcome, decode_replay_token, run_in_process
 from ._scenario_file import (
     EXPLORATIONS,
     Budget,
     FileOutcome,
     ScenarioFile,
+    check_runnable,
     crash_points,
     load_scenario_file,
     replay,
+    run_case,
     run_scenario_file,
 )
 from ._search import SearchResult, fault_plans, search, search_scenarios
@@ -66,6 +69,7 @@ __all__ = [
     "CHECKERS",
     "CheckResult",
     "Checker",
+    "DEFAULT_SERVICES",
     "EXPLORATIONS",
     "Effect",
     "EffectLedger",
@@ -77,6 +81,8 @@ __all__ = [
     "Judgement",
     "LEDGER_ENV",
     "LedgerError",
+    "REAL_DB_ENV",
+    "RealSettings",
     "RecordingService",
     "SERVICE_URL_ENV",
     "Scenario",
@@ -98,6 +104,7 @@ __all__ = [
     "check_lost_workflows",
     "check_missing_compensations",
     "check_progress",
+    "check_runnable",
     "check_spurious_compensations",
     "crash_points",
     "create_service_app",
@@ -108,8 +115,11 @@ __all__ = [
     "ledger_from_env",
     "load_scenario_file",
     "merge_verdicts",
+    "real_settings",
     "replay",
+    "run_case",
     "run_in_process",
+    "run_real",
     "run_scenario_file",
     "scenario_from_token",
     "scenarios_around",

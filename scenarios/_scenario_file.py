@@ -235,6 +235,27 @@ def run_scenario_file(
     In real mode each case is a real run (processes, Toxiproxy, wall-clock seconds), so the
     budget's seconds are checked before each case; ``explore: search`` is simulation only.
     """
+    mode = check_runnable(spec, mode)
+    if spec.explore == "search":
+        from ._search import search
+
+        found = search(spec.base_scenario(seed=seed), max_examples=spec.budget.examples)
+        base = run_in_process(spec.base_scenario(seed=seed))
+        outcomes_found = (base,) + ((found.failing,) if found.failing else ())
+        return FileOutcome(spec, outcomes_found, found.tried >= spec.budget.examples)
+    deadline = time.monotonic() + spec.budget.seconds
+    outcomes: list[ScenarioOutcome] = []
+    exhausted = False
+    for case in spec.cases(seed=seed):
+        if len(outcomes) >= spec.budget.examples or time.monotonic() >= deadline:
+            exhausted = True
+            break
+        outcomes.append(run_case(spec, case, mode))
+    return FileOutcome(spec, tuple(outcomes), exhausted)
+
+
+def check_runnable(spec: ScenarioFile, mode: str | None = None) -> str:
+    """The mode ``spec`` runs in (``mode`` or the file's), refused if the file cannot run so."""
     mode = mode or spec.mode
     if mode not in MODES:
         raise ScenarioDefinitionError(
@@ -252,25 +273,12 @@ def run_scenario_file(
             "an empty store; with store.url only one can run. Drop store: (each case then gets "
             "a SQLite file of its own) or remove explore:."
         )
-    if spec.explore == "search":
-        from ._search import search
-
-        found = search(spec.base_scenario(seed=seed), max_examples=spec.budget.examples)
-        base = run_in_process(spec.base_scenario(seed=seed))
-        outcomes_found = (base,) + ((found.failing,) if found.failing else ())
-        return FileOutcome(spec, outcomes_found, found.tried >= spec.budget.examples)
-    deadline = time.monotonic() + spec.budget.seconds
-    outcomes: list[ScenarioOutcome] = []
-    exhausted = False
-    for case in spec.cases(seed=seed):
-        if len(outcomes) >= spec.budget.examples or time.monotonic() >= deadline:
-            exhausted = True
-            break
-        outcomes.append(_run_case(spec, case, mode))
-    return FileOutcome(spec, tuple(outcomes), exhausted)
+    return mode
 
 
-def _run_case(spec: ScenarioFile, case: Scenario, mode: str) -> ScenarioOutcome:
+def run_case(spec: ScenarioFile, case: Scenario, mode: str | None = None) -> ScenarioOutcome:
+    """Run one case of ``spec`` (one of ``spec.cases()``) in ``mode`` (the file's by default)."""
+    mode = mode or spec.mode
     if mode == "real":
         return run_real(case, workflow_spec=spec.workflow_spec, settings=spec.real)
     return run_in_process(case)
@@ -281,4 +289,4 @@ def replay(
 ) -> ScenarioOutcome:
     """Run exactly the case a replay token names (in the mode the token names)."""
     plan = FaultPlan.from_dict(token_plan, steps=list(spec.workflow.order))
-    return _run_case(spec, spec.base_scenario(seed=seed, plan=plan), mode)
+    return run_case(spec, spec.base_scenario(seed=seed, plan=plan), mode)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -149,6 +151,8 @@ def test_search(chaos):
 
 
 FIXTURES = """
+import json
+
 import pytest
 from faults import FaultPlan
 from orchestrator import Step, Workflow
@@ -196,3 +200,22 @@ def test_fault_plan_recording_service_and_postgres_fixtures(pytester: pytest.Pyt
     )
     result.assert_outcomes(passed=4, errors=1)
     assert "@pytest.mark.chaos(plan='missing.yaml'): cannot read" in result.stdout.str()
+
+
+@pytest.mark.toxiproxy
+@pytest.mark.slow
+def test_a_real_mode_scenario_file_runs_for_real_as_an_item(pytester: pytest.Pytester) -> None:
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples/scenarios/order_saga_real.yaml"
+    pytester.makefile(".yaml", chaos_real=example.read_text())
+    report = pytester.path / "report"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--chaos-report", str(report), "-W", "ignore::DeprecationWarning"
+    )
+    result.assert_outcomes(passed=1)
+    (folder,) = report.iterdir()
+    document = json.loads((folder / "result.json").read_text())
+    assert document["mode"] == "real"
+    # A real SIGKILL happened and the runs still held.
+    assert any("sigkill" in str(f).lower() for f in document["faults"]), document["faults"]
