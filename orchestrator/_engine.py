@@ -149,18 +149,17 @@ def after_step_failed(
 
 def on_cancel(workflow: Workflow, states: Mapping[str, StepState]) -> Plan:
     """The plan when a client cancels a running run: roll back as if a step had failed."""
-    current = dict(states)
-    plan = Plan(run_events=["cancel"])
-    _schedule_rollback(workflow, current, plan)
-    _release_compensations(workflow, current, plan)
-    _finish_rollback(current, plan)
-    return plan
+    return _roll_back(workflow, states, "cancel")
 
 
 def on_compensate_completed(workflow: Workflow, states: Mapping[str, StepState]) -> Plan:
     """The plan that rolls back a completed (child) run: undo every step that has an undo."""
+    return _roll_back(workflow, states, "compensate")
+
+
+def _roll_back(workflow: Workflow, states: Mapping[str, StepState], run_event: str) -> Plan:
     current = dict(states)
-    plan = Plan(run_events=["compensate"])
+    plan = Plan(run_events=[run_event])
     _schedule_rollback(workflow, current, plan)
     _release_compensations(workflow, current, plan)
     _finish_rollback(current, plan)

@@ -44,15 +44,12 @@ from faults import (
 )
 from orchestrator import Orchestrator, OrchestratorError, import_workflow, masked_url
 
-from ._checkers import check
 from ._effects import LEDGER_ENV, EffectLedger
 from ._errors import ScenarioDefinitionError
 from ._fault_journal import journal_records
-from ._history import History
 from ._http_services import SERVICE_URL_ENV
 from ._real_processes import ServiceProcess, WorkerPool, start_services
-from ._runner import Scenario, ScenarioOutcome, decode_replay_token
-from ._verdict import Judgement
+from ._runner import Scenario, ScenarioOutcome, decode_replay_token, judge
 
 REAL_DB_ENV = "CHAOSFLOW_REAL_DB_URL"
 # The services of the example order saga: the default when a scenario names none.
@@ -337,27 +334,18 @@ def _run(
         "worker_exits": [vars(e) for e in pool.exits],
         "respawns": pool.respawns,
     }
-    history = History.observe(
-        orchestrator,
-        rig.ledger.effects(),
-        acknowledged,
-        workflows=[scenario.workflow],
-        progress_deadline=deadline,
-        meta=meta,
-    )
-    token = real_replay_token(scenario)
-    judgement = check(history, scenario.invariants)
-    judgement = Judgement(tuple(r.with_token(token) for r in judgement.results))
-    return ScenarioOutcome(
+    return judge(
         scenario,
         "real",
-        started_at,
-        time.perf_counter() - started_wall,
-        judgement,
-        orchestrator.runs(),
-        timeline,
-        history,
-        origin,
+        orchestrator,
+        rig.ledger,
+        acknowledged,
+        progress_deadline=deadline,
+        token=real_replay_token(scenario),
+        started=(started_at, started_wall),
+        faults=timeline,
+        origin=origin,
+        meta=meta,
     )
 
 

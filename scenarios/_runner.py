@@ -193,29 +193,61 @@ def run_in_process(
                 acknowledged.append(orchestrator.submit(scenario.workflow, payload, run_id=run_id))
             _drive(orchestrator, scenario, clock, pool, nemesis)
         store_faults.remove()
-        history = History.observe(
-            orchestrator,
-            ledger.effects(),
-            acknowledged,
-            workflows=[scenario.workflow],
-            progress_deadline=ORIGIN + scenario.heal_after + scenario.progress_bound,
-        )
-        token = scenario.replay_token()
-        judgement = check(history, scenario.invariants)
-        judgement = Judgement(tuple(r.with_token(token) for r in judgement.results))
-        return ScenarioOutcome(
+        return judge(
             scenario,
             "sim",
-            started_at,
-            time.perf_counter() - started_wall,
-            judgement,
-            orchestrator.runs(),
-            list(nemesis.timeline),
-            history,
-            ORIGIN,
+            orchestrator,
+            ledger,
+            acknowledged,
+            progress_deadline=ORIGIN + scenario.heal_after + scenario.progress_bound,
+            token=scenario.replay_token(),
+            started=(started_at, started_wall),
+            faults=list(nemesis.timeline),
+            origin=ORIGIN,
         )
     finally:
         orchestrator.store.dispose()
+
+
+def judge(
+    scenario: Scenario,
+    mode: str,
+    orchestrator: Orchestrator,
+    ledger: EffectLedger,
+    acknowledged: Sequence[str],
+    *,
+    progress_deadline: float,
+    token: str,
+    started: tuple[str, float],
+    faults: Sequence[InjectedFault],
+    origin: float,
+    meta: Mapping[str, Any] | None = None,
+) -> ScenarioOutcome:
+    """The outcome of a finished scenario run, sim or real: its history, judged, with tokens.
+
+    ``started`` is the start as an ISO timestamp and as a ``perf_counter`` reading.
+    """
+    history = History.observe(
+        orchestrator,
+        ledger.effects(),
+        acknowledged,
+        workflows=[scenario.workflow],
+        progress_deadline=progress_deadline,
+        meta=meta,
+    )
+    judgement = check(history, scenario.invariants)
+    judgement = Judgement(tuple(r.with_token(token) for r in judgement.results))
+    return ScenarioOutcome(
+        scenario,
+        mode,
+        started[0],
+        time.perf_counter() - started[1],
+        judgement,
+        orchestrator.runs(),
+        faults,
+        history,
+        origin,
+    )
 
 
 ORIGIN = 1_000_000.0  # the virtual clock's start: far from 0, so offsets are never negative
