@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from faults import (
     FaultPlan,
     InjectedFault,
@@ -56,6 +58,15 @@ REAL_DB_ENV = "CHAOSFLOW_REAL_DB_URL"
 DEFAULT_SERVICES = ("stock", "payment", "shipping")
 # The kinds the runner carries out from the parent process, on a timer.
 RUNNER_KINDS = ("network", "partition", "process")
+# The proxy between the worker processes and a networked store (PostgreSQL); the runner itself
+# reads the store directly, so a fault on the store's network never blinds the checkers.
+STORE_PROXY = "store"
+
+
+def _is_networked(db_url: str | None) -> bool:
+    return db_url is not None and not make_url(db_url).get_backend_name().startswith("sqlite")
+
+
 _POLL = 0.1
 
 
@@ -146,10 +157,12 @@ def validate_real(scenario: Scenario, settings: RealSettings, workflow_spec: str
                 f"{where}: in real mode {fault.kind} faults strike on a timer from the runner; "
                 "give the fault trigger: {at: <seconds>} instead of a hook point."
             )
-        if fault.kind in ("network", "partition") and fault.target not in services:
+        proxies = [*services, *([STORE_PROXY] if _is_networked(settings.db_url) else [])]
+        if fault.kind in ("network", "partition") and fault.target not in proxies:
             raise ScenarioDefinitionError(
                 f"{where}: target={fault.target!r} is not a proxy of this run; real mode puts "
-                f"one proxy in front of each service: {', '.join(services)}."
+                f"one proxy in front of each service and, on PostgreSQL, one named "
+                f"{STORE_PROXY!r} in front of the store: {', '.join(proxies)}."
             )
         if fault.kind == "process" and fault.target not in slots:
             raise ScenarioDefinitionError(
@@ -221,6 +234,8 @@ class _Rig:
         self.services: list[ServiceProcess] = []
         self.proxies: list[Proxy] = []
         self.urls: dict[str, str] = {}
+        # The URL the workers use: through the store's proxy when the store is networked.
+        self.worker_db_url: str | None = None
 
     def __enter__(self) -> _Rig:
         try:
@@ -234,6 +249,14 @@ class _Rig:
                 proxy = self.client.create_proxy(service.name, service.address)
                 self.proxies.append(proxy)
                 self.urls[service.name] = f"http://127.0.0.1:{proxy.listen_port}"
+            if _is_networked(self.settings.db_url):
+                url = make_url(str(self.settings.db_url))
+                upstream = f"{url.host or '127.0.0.1'}:{url.port or 5432}"
+                proxy = self.client.create_proxy(STORE_PROXY, upstream)
+                self.proxies.append(proxy)
+                self.worker_db_url = url.set(
+                    host="127.0.0.1", port=proxy.listen_port
+                ).render_as_string(hide_password=False)
         except BaseException:
             self.__exit__()
             raise
@@ -278,7 +301,7 @@ def _run(
 
     def argv(slot: str, generation: int) -> list[str]:
         return [
-            *("--db", db_url, "--workflow", spec, "--slot", slot),
+            *("--db", rig.worker_db_url or db_url, "--workflow", spec, "--slot", slot),
             *("--generation", str(generation), "--plan", str(plan_file)),
             *("--folder", str(folder), "--origin", repr(origin)),
             *("--heal-after", repr(scenario.heal_after)),

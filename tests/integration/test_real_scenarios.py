@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import ScenarioOutcome, decode_replay_token, load_scenario_file
+from scenarios import (
+    ScenarioDefinitionError,
+    ScenarioOutcome,
+    decode_replay_token,
+    load_scenario_file,
+)
 from scenarios._real import RealSettings, run_real
 from tests._servers import subprocess_env
 
@@ -183,3 +188,46 @@ def test_a_partition_through_toxiproxy_heals_and_the_command_line_exits_0(
     # The calls made while the proxy was down failed and were retried: more claims than runs.
     assert sum(run["attempts"] for run in document["runs"]) > len(document["runs"])
     assert {run["state"] for run in document["runs"]} == {"completed"}
+
+
+# The order saga on PostgreSQL while the workers' road to the store is cut for 2 s mid-run.
+STORE_PARTITION = """\
+name: store-partition
+workflow: examples.order_saga:order_saga
+mode: real
+inputs:
+  - {sku: book-1, qty: 1, amount: 1200, address: 1 Main St}
+  - {sku: desk-2, qty: 1, amount: 23000, address: undeliverable}
+faults: [{kind: partition, target: store, trigger: {at: 0}, duration: 2.0}]
+invariants: [duplicate_effect, missing_compensation, stuck_workflow, lost_workflow]
+workers: 2
+lease_seconds: 2
+heal_after: 10
+progress_bound: 60
+"""
+
+
+@pytest.mark.postgres
+def test_workers_reach_postgres_through_toxiproxy_and_survive_a_store_partition(
+    tmp_path: Path, fresh_postgres_url: str
+) -> None:
+    path = tmp_path / "store.yaml"
+    path.write_text(STORE_PARTITION + f"store: {{url: '{fresh_postgres_url}'}}\n")
+    spec = load_scenario_file(path)
+    outcome = run_real(
+        spec.base_scenario(), tmp_path / "run", workflow_spec=spec.workflow_spec, settings=spec.real
+    )
+    assert outcome.verdict == "valid", [a.detail for a in outcome.judgement.anomalies]
+    (partition,) = [f for f in outcome.faults if f.kind == "partition"]
+    assert partition.target == "store" and partition.healed_at is not None
+    assert sorted(str(r.state) for r in outcome.runs) == ["compensated", "completed"]
+    # The workers reach the store only through the proxy: nothing moved until the heal.
+    moved = [e.at for e in outcome.history.events if e.kind == "step_claimed"]
+    assert moved and min(moved) >= outcome.origin + 2.0
+
+
+def test_a_store_fault_on_sqlite_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "store.yaml"
+    path.write_text(STORE_PARTITION)
+    with pytest.raises(ScenarioDefinitionError, match=r"target='store' is not a proxy of this run"):
+        load_scenario_file(path)
