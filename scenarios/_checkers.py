@@ -14,7 +14,7 @@ import networkx as nx
 
 from ._effects import Effect
 from ._errors import ScenarioDefinitionError
-from ._history import ROLLBACK_END_EVENTS, History, event_detail
+from ._history import ROLLBACK_END_EVENTS, History, LoggedEvent, event_detail
 from ._verdict import Anomaly, CheckResult, Judgement, Verdict
 
 Checker = Callable[[History], CheckResult]
@@ -34,12 +34,8 @@ def check_duplicate_effects(history: History) -> CheckResult:
         for (service, run_id, step, kind), count in sorted(counts.items())
         if count > 1
     )
-    verdict = Verdict.INVALID if anomalies else Verdict.VALID
-    return CheckResult(
-        "duplicate_effect",
-        verdict,
-        anomalies,
-        f"{len(history.effects)} effects seen by the services",
+    return CheckResult.judged(
+        "duplicate_effect", anomalies, f"{len(history.effects)} effects seen by the services"
     )
 
 
@@ -77,12 +73,8 @@ def check_missing_compensations(history: History) -> CheckResult:
                         f"{service!r} effect of step {step!r}{where} was never compensated",
                     )
                 )
-    verdict = Verdict.INVALID if anomalies else Verdict.VALID
-    return CheckResult(
-        "missing_compensation",
-        verdict,
-        tuple(anomalies),
-        f"{rolled_back} rolled-back runs examined",
+    return CheckResult.judged(
+        "missing_compensation", anomalies, f"{rolled_back} rolled-back runs examined"
     )
 
 
@@ -109,13 +101,9 @@ def check_progress(history: History) -> CheckResult:
         else:
             continue
         anomalies.append(Anomaly("stuck_workflow", run_id, (), history.seqs(run_id), detail))
-    verdict = Verdict.INVALID if anomalies else Verdict.VALID
     bound = "" if deadline is None else f", bound at t={deadline:.1f}"
-    return CheckResult(
-        "stuck_workflow",
-        verdict,
-        tuple(anomalies),
-        f"{len(history.acknowledged)} acknowledged runs{bound}",
+    return CheckResult.judged(
+        "stuck_workflow", anomalies, f"{len(history.acknowledged)} acknowledged runs{bound}"
     )
 
 
@@ -134,15 +122,12 @@ def check_compensation_order(history: History) -> CheckResult:
             first_undo[effect.run_id].setdefault(effect.step, effect.seq)
     anomalies: list[Anomaly] = []
     for run_id, undos in sorted(first_undo.items()):
-        depends = history.dependencies.get(history.run_workflows.get(run_id, ""), {})
+        depends = history.dependencies_of(run_id)
         if depends:
             anomalies.extend(_undone_before_dependents(history, run_id, undos, depends))
         else:
             anomalies.extend(_undone_out_of_application_order(history, run_id))
-    verdict = Verdict.INVALID if anomalies else Verdict.VALID
-    return CheckResult(
-        "compensation_order", verdict, tuple(anomalies), f"{len(first_undo)} runs with undos"
-    )
+    return CheckResult.judged("compensation_order", anomalies, f"{len(first_undo)} runs with undos")
 
 
 def _undone_before_dependents(
@@ -240,11 +225,9 @@ def check_spurious_compensations(history: History) -> CheckResult:
                     f"the effects of {', '.join(repr(s) for s in steps)}",
                 )
             )
-    verdict = Verdict.INVALID if anomalies else Verdict.VALID
-    return CheckResult(
+    return CheckResult.judged(
         "spurious_compensation",
-        verdict,
-        tuple(anomalies),
+        anomalies,
         f"{sum(len(u) for u in undone_runs.values())} undo effects seen by the services",
     )
 
@@ -267,59 +250,86 @@ def check_dependency_order(history: History) -> CheckResult:
             "the history carries no workflow definitions, so no dependency is known: build it "
             "with History.observe(...) or pass dependencies=",
         )
-    anomalies: list[Anomaly] = []
     first_apply: dict[tuple[str, str], int] = {}
     for effect in sorted(history.effects, key=lambda e: e.seq):
         if effect.kind == "apply":
             first_apply.setdefault((effect.run_id, effect.step), effect.seq)
+    anomalies: list[Anomaly] = []
     judged = 0
     for run_id, events in sorted(history.events_by_run().items()):
-        workflow = history.run_workflows.get(run_id)
-        depends = history.dependencies.get(workflow or "", {})
+        depends = history.dependencies_of(run_id)
         if not depends:
             continue
         judged += 1
-        settled: set[str] = set()
-        reported: set[str] = set()
-        for event in events:
-            if event.step is None:
-                continue
-            if event.kind in _SETTLED_FORWARD:
-                settled.add(event.step)
-            elif event.kind == "step_claimed" and event.step not in reported:
-                waiting = sorted(depends.get(event.step, frozenset()) - settled)
-                if waiting:
-                    reported.add(event.step)
-                    anomalies.append(
-                        Anomaly(
-                            "dependency_order",
-                            run_id,
-                            (event.step, *waiting),
-                            (event.seq,),
-                            f"step {event.step!r} was claimed (event {event.seq}) before its "
-                            f"dependencies {waiting!r} had settled",
-                        )
-                    )
-        for step, needs in sorted(depends.items()):
-            mine = first_apply.get((run_id, step))
-            if mine is None or step in reported:
-                continue
-            early = sorted(d for d in needs if first_apply.get((run_id, d), -1) > mine)
-            if early:
-                anomalies.append(
-                    Anomaly(
-                        "dependency_order",
-                        run_id,
-                        (step, *early),
-                        history.seqs(run_id, step),
-                        f"the services saw step {step!r}'s effect (ledger entry {mine}) before "
-                        f"the effects of its dependencies {early!r}",
-                    )
-                )
-    verdict = Verdict.INVALID if anomalies else Verdict.VALID
-    return CheckResult(
-        "dependency_order", verdict, tuple(anomalies), f"{judged} runs with known definitions"
+        claimed_early = _claimed_before_dependencies(run_id, events, depends)
+        anomalies += claimed_early
+        reported = {a.steps[0] for a in claimed_early}
+        anomalies += _applied_before_dependencies(
+            history, run_id, first_apply, depends, skip=reported
+        )
+    return CheckResult.judged(
+        "dependency_order", anomalies, f"{judged} runs with known definitions"
     )
+
+
+def _claimed_before_dependencies(
+    run_id: str, events: Iterable[LoggedEvent], depends: Mapping[str, frozenset[str]]
+) -> list[Anomaly]:
+    """From the log: a step's first claim came before each of its dependencies settled."""
+    settled: set[str] = set()
+    reported: set[str] = set()
+    found: list[Anomaly] = []
+    for event in events:
+        if event.step is None:
+            continue
+        if event.kind in _SETTLED_FORWARD:
+            settled.add(event.step)
+            continue
+        if event.kind != "step_claimed" or event.step in reported:
+            continue
+        waiting = sorted(depends.get(event.step, frozenset()) - settled)
+        if waiting:
+            reported.add(event.step)
+            found.append(
+                Anomaly(
+                    "dependency_order",
+                    run_id,
+                    (event.step, *waiting),
+                    (event.seq,),
+                    f"step {event.step!r} was claimed (event {event.seq}) before its "
+                    f"dependencies {waiting!r} had settled",
+                )
+            )
+    return found
+
+
+def _applied_before_dependencies(
+    history: History,
+    run_id: str,
+    first_apply: Mapping[tuple[str, str], int],
+    depends: Mapping[str, frozenset[str]],
+    *,
+    skip: set[str],
+) -> list[Anomaly]:
+    """From the services: a step's effect landed before the effect of a dependency."""
+    found = []
+    for step, needs in sorted(depends.items()):
+        mine = first_apply.get((run_id, step))
+        if mine is None or step in skip:
+            continue
+        early = sorted(d for d in needs if first_apply.get((run_id, d), -1) > mine)
+        if early:
+            found.append(
+                Anomaly(
+                    "dependency_order",
+                    run_id,
+                    (step, *early),
+                    history.seqs(run_id, step),
+                    f"the services saw step {step!r}'s effect (ledger entry {mine}) before the "
+                    f"effects of its dependencies {early!r}",
+                )
+            )
+    return found
 
 
 def check_lost_workflows(history: History) -> CheckResult:
@@ -360,11 +370,9 @@ def check_lost_workflows(history: History) -> CheckResult:
                 "orchestrator has no record of",
             )
         )
-    verdict = Verdict.INVALID if anomalies else Verdict.VALID
-    return CheckResult(
+    return CheckResult.judged(
         "lost_workflow",
-        verdict,
-        tuple(anomalies),
+        anomalies,
         f"{len(history.acknowledged)} acknowledged runs, {len(known)} known to the log",
     )
 
@@ -414,9 +422,8 @@ def check_contracts(history: History) -> CheckResult:
                         f"services show its effect {what}: undoing nothing must succeed",
                     )
                 )
-    verdict = Verdict.INVALID if anomalies else Verdict.VALID
-    return CheckResult(
-        "contract_violation", verdict, tuple(anomalies), f"{len(history.events)} events examined"
+    return CheckResult.judged(
+        "contract_violation", anomalies, f"{len(history.events)} events examined"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from orchestrator import TERMINAL_RUN_STATES, Orchestrator, RunState, Workflow
@@ -91,22 +92,18 @@ class History:
             progress_deadline=progress_deadline,
         )
 
-    def events_by_run(self) -> dict[str, list[LoggedEvent]]:
-        """The event log grouped by run, each in log order."""
+    # Derived views, computed once: checkers ask for them per run and per anomaly, and a history
+    # is never changed once built.
+
+    @cached_property
+    def _by_run(self) -> dict[str, list[LoggedEvent]]:
         grouped: dict[str, list[LoggedEvent]] = defaultdict(list)
         for event in sorted(self.events, key=lambda e: e.seq):
             grouped[event.run_id].append(event)
         return dict(grouped)
 
-    def terminal_event(self, run_id: str) -> LoggedEvent | None:
-        """The event that ended the run, or None if the log shows no end."""
-        for event in reversed(self.events_by_run().get(run_id, [])):
-            if event.kind in TERMINAL_RUN_EVENTS:
-                return event
-        return None
-
-    def parents(self) -> dict[str, str]:
-        """Each child run's parent run, as the log recorded the child's submission."""
+    @cached_property
+    def _parents(self) -> dict[str, str]:
         found: dict[str, str] = {}
         for event in self.events:
             parent = event_detail(event).get("parent") if event.kind == "run_submitted" else None
@@ -114,10 +111,29 @@ class History:
                 found[event.run_id] = str(parent["run_id"])
         return found
 
+    def events_by_run(self) -> dict[str, list[LoggedEvent]]:
+        """The event log grouped by run, each in log order."""
+        return self._by_run
+
+    def terminal_event(self, run_id: str) -> LoggedEvent | None:
+        """The event that ended the run, or None if the log shows no end."""
+        for event in reversed(self._by_run.get(run_id, [])):
+            if event.kind in TERMINAL_RUN_EVENTS:
+                return event
+        return None
+
+    def dependencies_of(self, run_id: str) -> Mapping[str, frozenset[str]]:
+        """Each step's direct dependencies in the run's workflow; empty when not known."""
+        return self.dependencies.get(self.run_workflows.get(run_id, ""), {})
+
+    def parents(self) -> dict[str, str]:
+        """Each child run's parent run, as the log recorded the child's submission."""
+        return self._parents
+
     def family(self, run_id: str) -> list[str]:
         """``run_id`` and every run it started, directly or through its children."""
         children: dict[str, list[str]] = defaultdict(list)
-        for child, parent in self.parents().items():
+        for child, parent in self._parents.items():
             children[parent].append(child)
         family, todo = [], [run_id]
         while todo:
@@ -128,9 +144,7 @@ class History:
 
     def seqs(self, run_id: str, step: str | None = None) -> tuple[int, ...]:
         """Sequence numbers of a run's events (of one step, if given)."""
-        return tuple(
-            e.seq for e in self.events_by_run().get(run_id, []) if step is None or e.step == step
-        )
+        return tuple(e.seq for e in self._by_run.get(run_id, []) if step is None or e.step == step)
 
 
 def event_detail(event: LoggedEvent) -> Mapping[str, Any]:

@@ -59,6 +59,12 @@ class CheckResult:
     anomalies: tuple[Anomaly, ...] = ()
     note: str = ""
 
+    @classmethod
+    def judged(cls, checker: str, anomalies: Iterable[Anomaly], note: str = "") -> CheckResult:
+        """A decided result: ``invalid`` when there are anomalies, else ``valid``."""
+        found = tuple(anomalies)
+        return cls(checker, Verdict.INVALID if found else Verdict.VALID, found, note)
+
     def with_token(self, token: str) -> CheckResult:
         """The same result with ``token`` set on every anomaly."""
         anomalies = tuple(
