@@ -138,17 +138,9 @@ class LocalPostgresCluster:
         if self.root is None:
             return
         if (self.root / "data" / "postmaster.pid").exists():
+            # Best effort: the folder goes anyway, and a half-dead server must not block that.
             subprocess.run(
-                [
-                    *self._as_user,
-                    str(self.bindir / "pg_ctl"),
-                    "-D",
-                    str(self.root / "data"),
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "stop",
-                ],
+                [*self._as_user, *self._pg_ctl_stop()],
                 capture_output=True,
                 timeout=60,
                 check=False,
@@ -159,17 +151,15 @@ class LocalPostgresCluster:
     def restart(self, *, down_seconds: float = 0.5) -> None:
         """Stop the server abruptly (as a crash would), wait, and start it again."""
         assert self.root is not None, "restart() needs a started cluster"
-        self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.root / "data"),
-            "-m",
-            "immediate",
-            "-w",
-            "stop",
-        )
+        self._run(*self._pg_ctl_stop())
         time.sleep(down_seconds)
         self._pg_ctl_start()
+
+    def _pg_ctl_stop(self) -> list[str]:
+        # Immediate: no checkpoint, no waiting for clients, as a crash would stop it.
+        assert self.root is not None
+        data = str(self.root / "data")
+        return [str(self.bindir / "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]
 
     def _createdb(self, name: str) -> None:
         self._run(

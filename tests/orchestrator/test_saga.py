@@ -16,6 +16,7 @@ from orchestrator import (
     Orchestrator,
     RetryPolicy,
     RunState,
+    RunStatus,
     Step,
     StepContext,
     StepState,
@@ -63,6 +64,27 @@ def run(orch: Orchestrator, wf: Workflow, payload: dict[str, Any] | None = None)
     run_id = orch.submit(wf, payload or {"n": 1})
     orch.run_until_quiet(max_seconds=600)
     return run_id
+
+
+def run_on_threads(
+    orch: Orchestrator, run_id: str, workers: int = 2
+) -> tuple[RunStatus, list[threading.Thread]]:
+    """Run wall-clock workers on threads until ``run_id`` ends (30 s at most), then stop them."""
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=orch.worker(poll_interval=0.01).run,
+            kwargs={"max_seconds": 30, "stop_event": stop},
+        )
+        for _ in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    status = orch.wait(run_id, timeout=30)
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+    return status, threads
 
 
 def test_linear_workflow_completes_in_order(make_orchestrator: OrchestratorFactory) -> None:
@@ -304,21 +326,7 @@ def test_wall_clock_worker_runs_real_threads(make_orchestrator: OrchestratorFact
     rec = Recorder()
     wf = Workflow("threads", [rec.step("a"), rec.step("b"), rec.step("c", "a", "b")])
     orch = make_orchestrator(clock=None)
-    run_id = orch.submit(wf, {})
-    stop = threading.Event()
-    workers = [
-        threading.Thread(
-            target=orch.worker(poll_interval=0.01).run,
-            kwargs={"max_seconds": 30, "stop_event": stop},
-        )
-        for _ in range(2)
-    ]
-    for w in workers:
-        w.start()
-    status = orch.wait(run_id, timeout=30)
-    stop.set()
-    for w in workers:
-        w.join(10)
+    status, workers = run_on_threads(orch, orch.submit(wf, {}))
     assert status.state == RunState.COMPLETED
     assert not any(w.is_alive() for w in workers)
 
@@ -403,21 +411,7 @@ def test_parallel_branches_overlap_in_time(make_orchestrator: OrchestratorFactor
         ],
     )
     orch = make_orchestrator(clock=None)
-    run_id = orch.submit(wf, {})
-    stop = threading.Event()
-    threads = [
-        threading.Thread(
-            target=orch.worker(poll_interval=0.01).run,
-            kwargs={"max_seconds": 30, "stop_event": stop},
-        )
-        for _ in range(2)
-    ]
-    for t in threads:
-        t.start()
-    status = orch.wait(run_id, timeout=30)
-    stop.set()
-    for t in threads:
-        t.join(10)
+    status, _ = run_on_threads(orch, orch.submit(wf, {}))
     assert status.state == RunState.COMPLETED
     (l_start, l_end), (r_start, r_end) = spans["left"], spans["right"]
     assert l_start < r_end and r_start < l_end
