@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
-from orchestrator import TERMINAL_RUN_STATES, Orchestrator, RunState, Workflow
+from orchestrator import TERMINAL_RUN_STATES, Orchestrator, RunState, RunStatus, Workflow
 
 from ._effects import Effect
 
@@ -62,15 +62,17 @@ class History:
         workflows: Iterable[Workflow] = (),
         progress_deadline: float | None = None,
         meta: Mapping[str, Any] | None = None,
+        runs: Sequence[RunStatus] | None = None,
     ) -> History:
         """The history of ``orchestrator``'s runs, judged against what the services saw.
 
         The definitions come from ``workflows`` and the orchestrator's registry; the run-to-
-        workflow map from its store. Effects and acknowledgements come from outside it.
+        workflow map from its store (``runs``, when the caller has read them already). Effects
+        and acknowledgements come from outside it.
         """
-        runs = {run.run_id: run for run in orchestrator.runs()}
+        by_id = {run.run_id: run for run in (orchestrator.runs() if runs is None else runs)}
         definitions: dict[str, Workflow] = {w.name: w for w in workflows}
-        for run in runs.values():
+        for run in by_id.values():
             if run.workflow not in definitions and (run.workflow, run.version) in (
                 orchestrator.registry
             ):
@@ -88,7 +90,7 @@ class History:
                 name: {step: frozenset(w.dependencies(step)) for step in w.order}
                 for name, w in definitions.items()
             },
-            run_workflows={run_id: run.workflow for run_id, run in runs.items()},
+            run_workflows={run_id: run.workflow for run_id, run in by_id.items()},
             progress_deadline=progress_deadline,
         )
 

@@ -227,6 +227,7 @@ def judge(
 
     ``started`` is the start as an ISO timestamp and as a ``perf_counter`` reading.
     """
+    runs = orchestrator.runs()
     history = History.observe(
         orchestrator,
         ledger.effects(),
@@ -234,6 +235,7 @@ def judge(
         workflows=[scenario.workflow],
         progress_deadline=progress_deadline,
         meta=meta,
+        runs=runs,
     )
     judgement = check(history, scenario.invariants)
     judgement = Judgement(tuple(r.with_token(token) for r in judgement.results))
@@ -243,7 +245,7 @@ def judge(
         started[0],
         time.perf_counter() - started[1],
         judgement,
-        orchestrator.runs(),
+        runs,
         faults,
         history,
         origin,
