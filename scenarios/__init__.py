@@ -4,9 +4,18 @@ The checkers read a :class:`History` (the orchestrator's event log plus the effe
 the receiving side by :class:`RecordingService`) and never the orchestrator's own view alone.
 """
 
-from ._checkers import (
+from ._errors import LedgerError, ScenarioDefinitionError, ScenarioError
+from ._outcome import ScenarioOutcome
+from ._scenario import Scenario, decode_replay_token
+from .checking import (
+    ANOMALY_KINDS,
     CHECKERS,
+    Anomaly,
     Checker,
+    CheckResult,
+    History,
+    Judgement,
+    Verdict,
     check,
     check_compensation_order,
     check_contracts,
@@ -16,50 +25,55 @@ from ._checkers import (
     check_missing_compensations,
     check_progress,
     check_spurious_compensations,
+    merge_verdicts,
 )
-from ._effects import LEDGER_ENV, Effect, EffectLedger, RecordingService, ledger_from_env
-from ._errors import LedgerError, ScenarioDefinitionError, ScenarioError
-from ._history import History
-from ._http_services import (
+from .effects import (
+    LEDGER_ENV,
     SERVICE_URL_ENV,
+    Effect,
+    EffectLedger,
     HttpService,
+    RecordingService,
     ServiceSelector,
     create_service_app,
+    ledger_from_env,
     service,
 )
-from ._real import DEFAULT_SERVICES, REAL_DB_ENV, RealSettings, real_settings, run_real
-from ._runner import Scenario, ScenarioOutcome, decode_replay_token, run_in_process
-from ._scenario_file import (
+from .files import (
     EXPLORATIONS,
     Budget,
     FileOutcome,
     ScenarioFile,
     check_runnable,
-    crash_points,
     load_scenario_file,
     replay,
     run_case,
     run_scenario_file,
 )
-from ._search import SearchResult, fault_plans, search, search_scenarios
-from ._strategies import (
+from .generation import (
     Behaviour,
     GeneratedRefusal,
     GeneratedStepError,
+    SearchResult,
     StepSpec,
     WorkflowSpec,
     build_workflow,
+    crash_points,
     describe_scenario,
+    fault_plans,
     generated_scenarios,
     scenario_from_token,
     scenarios_around,
+    search,
+    search_scenarios,
     simpler_scenarios,
     step_behaviours,
     workflow_inputs,
     workflow_specs,
     workflows,
 )
-from ._verdict import ANOMALY_KINDS, Anomaly, CheckResult, Judgement, Verdict, merge_verdicts
+from .real import DEFAULT_SERVICES, REAL_DB_ENV, RealSettings, real_settings, run_real
+from .simulation import run_in_process
 
 __all__ = [
     "ANOMALY_KINDS",

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from ._effects import EffectLedger
-from ._http_services import create_service_app
+from .effects import EffectLedger, create_service_app
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 

@@ -31,7 +31,7 @@ from sqlalchemy.exc import OperationalError
 from faults import FaultPlan, Nemesis, StepFaultInjector, StoreFaultInjector
 from orchestrator import Orchestrator, StoreError, import_workflow
 
-from ._fault_journal import WORKER_KINDS, SharedCrash, append_journal
+from .real._fault_journal import WORKER_KINDS, SharedCrash, append_journal
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,7 +7,20 @@ import inspect
 
 import pytest
 
-PACKAGES = ["orchestrator", "faults", "scenarios", "loadtests", "reports", "chaosflow"]
+PACKAGES = [
+    "orchestrator",
+    "faults",
+    "scenarios",
+    "scenarios.checking",
+    "scenarios.effects",
+    "scenarios.files",
+    "scenarios.generation",
+    "scenarios.real",
+    "scenarios.simulation",
+    "loadtests",
+    "reports",
+    "chaosflow",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

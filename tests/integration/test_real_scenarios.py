@@ -18,7 +18,7 @@ from scenarios import (
     decode_replay_token,
     load_scenario_file,
 )
-from scenarios._real import RealSettings, run_real
+from scenarios.real import RealSettings, run_real
 from tests._servers import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from scenarios import (
     load_scenario_file,
     run_scenario_file,
 )
-from scenarios._real import (
+from scenarios.real import (
     DEFAULT_SERVICES,
     REAL_DB_ENV,
     RealSettings,

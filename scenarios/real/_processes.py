@@ -28,7 +28,7 @@ import httpx
 
 from faults import free_port
 
-from ._errors import ScenarioError
+from .._errors import ScenarioError
 
 LOOPBACK = "127.0.0.1"
 Entry = Callable[[Sequence[str]], int]
@@ -120,7 +120,7 @@ def start_services(
     specs: Sequence[tuple[str, bool]], ledger: Path, logs: Path, *, timeout: float = 30.0
 ) -> list[ServiceProcess]:
     """Start one service per ``(name, honour_keys)``, all writing ``ledger``; wait for health."""
-    from . import http_service
+    from .. import http_service
 
     started: list[ServiceProcess] = []
     try:

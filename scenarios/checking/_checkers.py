@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 import networkx as nx
 
-from ._effects import Effect
-from ._errors import ScenarioDefinitionError
+from .._errors import ScenarioDefinitionError
+from ..effects import Effect
 from ._history import ROLLBACK_END_EVENTS, History, LoggedEvent, event_detail
 from ._verdict import Anomaly, CheckResult, Judgement, Verdict
 

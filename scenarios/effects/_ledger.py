@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._errors import LedgerError
+from .._errors import LedgerError
 
 LEDGER_ENV = "CHAOSFLOW_LEDGER"
 

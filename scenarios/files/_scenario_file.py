@@ -32,13 +32,16 @@ from typing import Any
 
 import yaml
 
-from faults import CRASH_POINTS, Fault, FaultPlan, FaultPlanError
+from faults import Fault, FaultPlan, FaultPlanError
 from orchestrator import OrchestratorError, Workflow, import_workflow
 
-from ._checkers import CHECKERS
-from ._errors import ScenarioDefinitionError
-from ._real import RealSettings, real_settings, run_real, validate_real
-from ._runner import Scenario, ScenarioOutcome, run_in_process
+from .._errors import ScenarioDefinitionError
+from .._outcome import ScenarioOutcome
+from .._scenario import Scenario
+from ..checking import CHECKERS
+from ..generation import crash_points, search
+from ..real import RealSettings, real_settings, run_real, validate_real
+from ..simulation import run_in_process
 
 MODES = ("sim", "real")
 EXPLORATIONS = ("crash_points", "crash_pairs", "search")
@@ -60,8 +63,6 @@ _KEYS = {
     "services",
     "store",
 }
-_FORWARD_POINTS = CRASH_POINTS[:4]
-_COMPENSATION_POINTS = CRASH_POINTS[4:]
 
 
 @dataclass(frozen=True)
@@ -121,18 +122,6 @@ class ScenarioFile:
         for group in groups:
             crashes = tuple(Fault.crash(point, step) for point, step in group)
             yield replace(base, plan=FaultPlan(base.plan.faults + crashes, base.seed))
-
-
-def crash_points(workflow: Workflow) -> list[tuple[str, str]]:
-    """Every (hook point, step) a worker can die at: forward, and compensation where defined."""
-    points = [(point, step) for step in workflow.order for point in _FORWARD_POINTS]
-    points += [
-        (point, step)
-        for step in workflow.order
-        if workflow.steps[step].compensation
-        for point in _COMPENSATION_POINTS
-    ]
-    return points
 
 
 def load_scenario_file(path: str | Path) -> ScenarioFile:
@@ -237,8 +226,6 @@ def run_scenario_file(
     """
     mode = check_runnable(spec, mode)
     if spec.explore == "search":
-        from ._search import search
-
         found = search(spec.base_scenario(seed=seed), max_examples=spec.budget.examples)
         base = run_in_process(spec.base_scenario(seed=seed))
         outcomes_found = (base,) + ((found.failing,) if found.failing else ())

@@ -19,8 +19,8 @@ import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
-from ._effects import CallContext, EffectLedger, RecordingService
-from ._errors import LedgerError
+from .._errors import LedgerError
+from ._ledger import CallContext, EffectLedger, RecordingService
 
 SERVICE_URL_ENV = "CHAOSFLOW_SERVICE_{name}_URL"
 

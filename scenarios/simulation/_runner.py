@@ -7,23 +7,18 @@ its place, so recovery goes through lease expiry exactly as it does across proce
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import random
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from faults import (
     ClockFaultInjector,
-    FaultPlan,
-    InjectedFault,
     Nemesis,
     NetworkTwin,
     SimulatedCrash,
@@ -31,111 +26,12 @@ from faults import (
     StepFaultInjector,
     StoreFaultInjector,
 )
-from orchestrator import ManualClock, Orchestrator, RunStatus, Worker, Workflow
+from orchestrator import ManualClock, Orchestrator, Worker
 
-from ._checkers import CHECKERS, check
-from ._effects import LEDGER_ENV, EffectLedger
-from ._errors import ScenarioDefinitionError
-from ._history import History
-from ._verdict import Judgement, Verdict
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """A workflow, the inputs to submit, the faults to inject and the invariants to check."""
-
-    name: str
-    workflow: Workflow
-    inputs: Sequence[Mapping[str, Any]]
-    plan: FaultPlan = field(default_factory=FaultPlan)
-    invariants: Sequence[str] = tuple(CHECKERS)
-    seed: int = 0
-    workers: int = 2
-    lease_seconds: float = 5.0
-    # Virtual seconds after the start at which every fault still in force is healed.
-    heal_after: float = 120.0
-    # The progress bound: virtual seconds after the heal by which every run must have ended.
-    progress_bound: float = 600.0
-    # Which steps talk through which (simulated) proxy, for network faults.
-    routes: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    # The scenario file this case came from, so its replay token can find it again.
-    source: str | None = None
-    # What was generated rather than written, as plain data: {"workflow": a WorkflowSpec dict,
-    # "inputs": [...], "options": {...}} (each part optional). The replay token carries it, so
-    # ``scenarios._strategies.scenario_from_token`` can rebuild the exact case.
-    generated: Mapping[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        if not self.invariants:
-            raise ScenarioDefinitionError(
-                f"Scenario {self.name!r} checks no invariant. Name at least one of "
-                f"{', '.join(CHECKERS)}."
-            )
-        unknown = [name for name in self.invariants if name not in CHECKERS]
-        if unknown:
-            raise ScenarioDefinitionError(
-                f"Scenario {self.name!r} names unknown invariant(s) {unknown!r}; known: "
-                f"{', '.join(CHECKERS)}."
-            )
-        if not self.inputs:
-            raise ScenarioDefinitionError(
-                f"Scenario {self.name!r} submits no run. Give it at least one input."
-            )
-        if self.workers < 1:
-            raise ScenarioDefinitionError(
-                f"Scenario {self.name!r}: workers={self.workers!r} must be at least 1."
-            )
-
-    def replay_token(self) -> str:
-        """A token that names this exact case: scenario, seed and fault plan, and what was
-        generated (a workflow spec, inputs) when the case came from a strategy."""
-        fields: dict[str, Any] = {
-            "v": 1,
-            "scenario": self.name,
-            "source": self.source,
-            "seed": self.seed,
-            "plan": self.plan.to_dict(),
-        }
-        if self.generated is not None:
-            # Optional, so tokens made before it existed decode and replay as they did.
-            fields["generated"] = dict(self.generated)
-        body = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-        return "cf1." + base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
-
-
-@dataclass(frozen=True)
-class ScenarioOutcome:
-    """What a scenario run produced: the judgement, the runs, the faults that fired."""
-
-    scenario: Scenario
-    mode: str
-    started_at: str
-    duration_s: float
-    judgement: Judgement
-    runs: Sequence[RunStatus]
-    faults: Sequence[InjectedFault]
-    history: History
-    origin: float  # the virtual time at which the scenario started
-
-    @property
-    def verdict(self) -> Verdict:
-        """The merged verdict."""
-        return self.judgement.verdict
-
-
-def decode_replay_token(token: str) -> dict[str, Any]:
-    """The scenario name, seed and plan inside a replay token (and ``generated``, if any)."""
-    if not token.startswith("cf1."):
-        raise ScenarioDefinitionError(
-            f"Replay token {token[:20]!r}... does not start with 'cf1.'; copy the whole token "
-            "from the failure output."
-        )
-    body = token[4:] + "=" * (-len(token[4:]) % 4)
-    try:
-        decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body))
-    except ValueError as error:
-        raise ScenarioDefinitionError(f"Replay token is damaged ({error}).") from None
-    return decoded
+from .._errors import ScenarioDefinitionError
+from .._outcome import ScenarioOutcome, judge
+from .._scenario import Scenario
+from ..effects import LEDGER_ENV, EffectLedger
 
 
 @contextmanager
@@ -207,49 +103,6 @@ def run_in_process(
         )
     finally:
         orchestrator.store.dispose()
-
-
-def judge(
-    scenario: Scenario,
-    mode: str,
-    orchestrator: Orchestrator,
-    ledger: EffectLedger,
-    acknowledged: Sequence[str],
-    *,
-    progress_deadline: float,
-    token: str,
-    started: tuple[str, float],
-    faults: Sequence[InjectedFault],
-    origin: float,
-    meta: Mapping[str, Any] | None = None,
-) -> ScenarioOutcome:
-    """The outcome of a finished scenario run, sim or real: its history, judged, with tokens.
-
-    ``started`` is the start as an ISO timestamp and as a ``perf_counter`` reading.
-    """
-    runs = orchestrator.runs()
-    history = History.observe(
-        orchestrator,
-        ledger.effects(),
-        acknowledged,
-        workflows=[scenario.workflow],
-        progress_deadline=progress_deadline,
-        meta=meta,
-        runs=runs,
-    )
-    judgement = check(history, scenario.invariants)
-    judgement = Judgement(tuple(r.with_token(token) for r in judgement.results))
-    return ScenarioOutcome(
-        scenario,
-        mode,
-        started[0],
-        time.perf_counter() - started[1],
-        judgement,
-        runs,
-        faults,
-        history,
-        origin,
-    )
 
 
 ORIGIN = 1_000_000.0  # the virtual clock's start: far from 0, so offsets are never negative

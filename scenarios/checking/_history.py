@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from orchestrator import TERMINAL_RUN_STATES, Orchestrator, RunState, RunStatus, Workflow
 
-from ._effects import Effect
+from ..effects import Effect
 
 
 class LoggedEvent(Protocol):

@@ -46,12 +46,12 @@ from faults import (
 )
 from orchestrator import Orchestrator, OrchestratorError, import_workflow, masked_url
 
-from ._effects import LEDGER_ENV, EffectLedger
-from ._errors import ScenarioDefinitionError
+from .._errors import ScenarioDefinitionError
+from .._outcome import ScenarioOutcome, judge
+from .._scenario import Scenario, decode_replay_token
+from ..effects import LEDGER_ENV, SERVICE_URL_ENV, EffectLedger
 from ._fault_journal import journal_records
-from ._http_services import SERVICE_URL_ENV
-from ._real_processes import ServiceProcess, WorkerPool, start_services
-from ._runner import Scenario, ScenarioOutcome, decode_replay_token, judge
+from ._processes import ServiceProcess, WorkerPool, start_services
 
 REAL_DB_ENV = "CHAOSFLOW_REAL_DB_URL"
 # The services of the example order saga: the default when a scenario names none.
@@ -286,7 +286,7 @@ def _run(
     rig: _Rig,
 ) -> ScenarioOutcome:
     # Imported here, not with the package: ``python -m scenarios.real_worker`` runs it as main.
-    from . import real_worker
+    from .. import real_worker
 
     started_wall = time.perf_counter()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")

@@ -23,10 +23,11 @@ from hypothesis import strategies as st
 from faults import Fault, FaultPlan
 from orchestrator import RetryPolicy, Step, StepContext, When, Workflow
 
-from ._effects import RecordingService
-from ._errors import ScenarioDefinitionError
-from ._runner import Scenario, ScenarioOutcome, decode_replay_token
-from ._search import fault_plans
+from .._errors import ScenarioDefinitionError
+from .._outcome import ScenarioOutcome
+from .._scenario import Scenario, decode_replay_token
+from ..effects import RecordingService
+from ._fault_plans import fault_plans
 
 # The input flags generated steps read: a behaviour fails on one, a route runs on one.
 INPUT_FIELDS = ("decline", "express")

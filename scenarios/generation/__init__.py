@@ -1,0 +1,46 @@
+"""Generation and search: Hypothesis strategies for workflows, inputs, behaviours and fault
+plans; the crash points to explore; the search that finds a failing case and shrinks it."""
+
+from ._exploration import crash_points
+from ._fault_plans import fault_plans
+from ._search import SearchResult, search, search_scenarios
+from ._strategies import (
+    Behaviour,
+    GeneratedRefusal,
+    GeneratedStepError,
+    StepSpec,
+    WorkflowSpec,
+    build_workflow,
+    describe_scenario,
+    generated_scenarios,
+    scenario_from_token,
+    scenarios_around,
+    simpler_scenarios,
+    step_behaviours,
+    workflow_inputs,
+    workflow_specs,
+    workflows,
+)
+
+__all__ = [
+    "Behaviour",
+    "GeneratedRefusal",
+    "GeneratedStepError",
+    "SearchResult",
+    "StepSpec",
+    "WorkflowSpec",
+    "build_workflow",
+    "crash_points",
+    "describe_scenario",
+    "fault_plans",
+    "generated_scenarios",
+    "scenario_from_token",
+    "scenarios_around",
+    "search",
+    "search_scenarios",
+    "simpler_scenarios",
+    "step_behaviours",
+    "workflow_inputs",
+    "workflow_specs",
+    "workflows",
+]
