@@ -25,6 +25,7 @@ from ._orchestrator import Orchestrator, RunStatus
 from ._registry import WorkflowRegistry, import_workflow
 from ._replay import rebuild_from_events
 from ._routing import AllOf, AnyOf, Condition, Not, When, condition_from_dict
+from ._runtime import Doorbell, Runtime, Task, ThreadDoorbell, ThreadRuntime
 from ._states import (
     RUN_TRANSITIONS,
     STEP_TRANSITIONS,
@@ -49,6 +50,7 @@ __all__ = [
     "Condition",
     "ContractViolation",
     "DefinitionError",
+    "Doorbell",
     "EVENT_LOGGER",
     "EventRow",
     "Hook",
@@ -69,6 +71,7 @@ __all__ = [
     "RetryPolicy",
     "RunState",
     "RunStatus",
+    "Runtime",
     "STEP_TRANSITIONS",
     "SerializationError",
     "Step",
@@ -79,6 +82,9 @@ __all__ = [
     "StoreError",
     "SystemClock",
     "TERMINAL_RUN_STATES",
+    "Task",
+    "ThreadDoorbell",
+    "ThreadRuntime",
     "UnknownRun",
     "When",
     "Worker",

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -19,6 +18,7 @@ log = logging.getLogger("chaosflow.orchestrator")
 
 P = ParamSpec("P")
 T = TypeVar("T")
+S = TypeVar("S")
 
 DB_RETRY_SECONDS = 60.0  # how long a worker waits out an unreachable database per write
 
@@ -31,22 +31,25 @@ def _retryable(error: BaseException) -> bool:
 
 def db_retry(
     max_seconds: float = DB_RETRY_SECONDS, initial: float = 0.05, cap: float = 2.0
-) -> Callable[[Callable[P, T]], Callable[P, T]]:
-    """Retry a store call on connection errors with capped exponential backoff.
+) -> Callable[[Callable[Concatenate[S, P], T]], Callable[Concatenate[S, P], T]]:
+    """Retry a store method on connection errors with capped exponential backoff.
 
-    Real time on purpose: an outage of the database is real even under a virtual clock.
+    For methods of objects with a ``clock`` (workers, the orchestrator): the backoff sleeps and
+    the deadline are on that clock, so an outage waited out in a simulation costs virtual time
+    and heals when the fault plan says, and in a real process it is the wall clock.
     """
 
-    def decorate(fn: Callable[P, T]) -> Callable[P, T]:
+    def decorate(fn: Callable[Concatenate[S, P], T]) -> Callable[Concatenate[S, P], T]:
         @functools.wraps(fn)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-            deadline = time.monotonic() + max_seconds
+        def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
+            clock: Any = getattr(self, "clock")  # noqa: B009 - the contract is the attribute
+            deadline = clock.now() + max_seconds
             delay = initial
             while True:
                 try:
-                    return fn(*args, **kwargs)
+                    return fn(self, *args, **kwargs)
                 except DBAPIError as error:
-                    if not _retryable(error) or time.monotonic() + delay > deadline:
+                    if not _retryable(error) or clock.now() + delay > deadline:
                         raise
                     log.warning(
                         "store unavailable in %s, retrying in %.2fs: %s",
@@ -54,7 +57,7 @@ def db_retry(
                         delay,
                         error.orig,
                     )
-                    time.sleep(delay)
+                    clock.sleep(delay)
                     delay = min(delay * 2, cap)
 
         return wrapper

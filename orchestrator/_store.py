@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -88,7 +88,7 @@ def masked_url(url: str) -> str:
         return "<unparseable URL>"
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, durable: bool, lock_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's begin event emit BEGIN IMMEDIATE instead of pysqlite's deferred BEGIN,
@@ -96,8 +96,8 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+        cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -105,8 +105,14 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_store_engine(url: str) -> Engine:
-    """An engine for ``url``, set up for durability (SQLite) or for many workers (PostgreSQL)."""
+def create_store_engine(url: str, *, durable: bool = True, lock_timeout: float = 30.0) -> Engine:
+    """An engine for ``url``, set up for durability (SQLite) or for many workers (PostgreSQL).
+
+    ``durable=False`` (SQLite) commits without fsync, and ``lock_timeout=0`` makes a writer that
+    finds the database locked fail at once instead of waiting: both are for the simulation,
+    where durability is modelled rather than measured, and where a wait must be a retry on the
+    virtual clock (a blocked thread would stop the whole simulated world).
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as error:
@@ -121,8 +127,11 @@ def create_store_engine(url: str) -> Engine:
         if in_memory:
             # One shared connection, or every thread would see its own empty database.
             kwargs["poolclass"] = StaticPool
+        elif lock_timeout == 0:
+            # Cooperative tasks cannot wait for a pooled connection either.
+            kwargs["max_overflow"] = -1
         engine = create_engine(url, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, durable=durable, lock_timeout=lock_timeout)
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
@@ -138,10 +147,19 @@ def create_store_engine(url: str) -> Engine:
 class Store:
     """The orchestrator's durable state behind one engine."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, durable: bool = True, lock_timeout: float = 30.0) -> None:
         self.url = url
-        self.engine = create_store_engine(url)
+        self.engine = create_store_engine(url, durable=durable, lock_timeout=lock_timeout)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._commit_listeners: list[Callable[[], None]] = []
+
+    def on_work(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each commit that may have made a step claimable.
+
+        Workers of this process ring their doorbell from it, so an idle worker wakes at once
+        instead of at its next poll; workers in other processes still poll.
+        """
+        self._commit_listeners.append(listener)
 
     def create_schema(self) -> None:
         """Create the tables if they are missing, and check the schema version."""
@@ -178,7 +196,28 @@ class Store:
     def transaction(self) -> Iterator[StoreTransaction]:
         """One durable transaction: commits when the block ends, rolls back when it raises."""
         with self.engine.begin() as conn:
-            yield StoreTransaction(conn, self.is_sqlite)
+            tx = StoreTransaction(conn, self.is_sqlite)
+            yield tx
+        if tx.wakes:
+            for listener in self._commit_listeners:
+                listener()
+
+    def next_due(self, workflows: list[str]) -> float | None:
+        """The earliest time a step of ``workflows`` becomes claimable that is not claimable by
+        state alone: a retry's ``not_before`` or a lease's expiry; None when nothing waits."""
+        of_workflows = steps.c.run_id.in_(
+            select(runs.c.run_id).where(runs.c.workflow.in_(workflows))
+        )
+        ready = select(func.min(steps.c.not_before)).where(
+            of_workflows & steps.c.state.in_([str(s) for s in CLAIMABLE])
+        )
+        leased = select(func.min(steps.c.lease_expires_at)).where(
+            of_workflows & steps.c.state.in_([str(s) for s in LEASED])
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(select(ready.scalar_subquery(), leased.scalar_subquery())).one()
+        due = [value for value in row if value is not None]
+        return min(due) if due else None
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -218,6 +257,8 @@ class StoreTransaction:
     def __init__(self, conn: Connection, is_sqlite: bool) -> None:
         self.conn = conn
         self._is_sqlite = is_sqlite
+        # Whether this transaction wrote something that may make a step claimable.
+        self.wakes = False
 
     def insert_run(self, row: Mapping[str, Any], step_states: Mapping[str, StepState]) -> bool:
         """Insert a run and its steps; False when the run id exists already (idempotent submit)."""
@@ -231,6 +272,7 @@ class StoreTransaction:
         except IntegrityError:
             return False
         now = row["created_at"]
+        self.wakes = True
         self.conn.execute(
             insert(steps),
             [
@@ -342,6 +384,7 @@ class StoreTransaction:
         self, run_id: str, step: str, token: str, new_state: str, now: float, **values: Any
     ) -> bool:
         """Release a lease with a new state, fenced: False when the lease was taken over."""
+        self.wakes = True
         result = self.conn.execute(
             update(steps)
             .where(
@@ -371,6 +414,7 @@ class StoreTransaction:
 
     def set_step_state(self, run_id: str, step: str, state: str, now: float, **values: Any) -> None:
         """Move a step that no lease holds (readiness, skips, scheduling of compensations)."""
+        self.wakes = True
         self.conn.execute(
             update(steps)
             .where((steps.c.run_id == run_id) & (steps.c.step == step))

@@ -7,16 +7,15 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
 from ._breaker import admit, record
 from ._clock import Clock, SystemClock
-from ._definition import Action, RetryPolicy, Step, StepContext, Workflow
+from ._definition import RetryPolicy, Step, StepContext, Workflow
 from ._engine import (
     Plan,
     after_compensation_settled,
@@ -29,6 +28,7 @@ from ._hooks import HookEvent, HookPoint, Hooks
 from ._registry import WorkflowRegistry
 from ._retry import db_retry
 from ._runs import child_run_id, create_run, write_plan
+from ._runtime import Doorbell, Runtime, ThreadRuntime
 from ._states import (
     RunState,
     StepState,
@@ -37,6 +37,9 @@ from ._states import (
 from ._store import LEASED, Store, StoreTransaction
 
 log = logging.getLogger("chaosflow.orchestrator")
+
+# The shortest idle wait: a due time that has just passed is claimable in the next round.
+_MIN_IDLE_WAIT = 0.001
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class Worker:
         heartbeat_seconds: float | None = None,
         poll_interval: float = 0.05,
         seed: int | None = None,
+        runtime: Runtime | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds={lease_seconds!r} must be positive.")
@@ -93,6 +98,10 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
         self._rng = random.Random(seed)
+        self.runtime = runtime or ThreadRuntime()
+        # With a doorbell (rung by commits in this process), an idle worker sleeps until work is
+        # due or a ring; without one it polls the store every ``poll_interval``.
+        self.doorbell = doorbell
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -120,13 +129,28 @@ class Worker:
                     continue
                 if stop_when is not None and stop_when():
                     break
+                idle = self._idle_wait(deadline)
             except (OperationalError, StoreError) as error:
                 log.warning("store unavailable, retrying in %.2fs: %s", backoff, error)
                 self.clock.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
-            self.clock.sleep(self.poll_interval)
+            if self.doorbell is None:
+                self.clock.sleep(idle)
+            else:
+                self.doorbell.wait(idle)
         return handled
+
+    def _idle_wait(self, deadline: float) -> float:
+        """How long to wait before the next claim: the poll interval, or with a doorbell, until
+        the next retry or lease expiry falls due (a ring cuts it short)."""
+        now = self.clock.now()
+        wait = min(self.poll_interval, max(deadline - now, 0.0))
+        if self.doorbell is not None:
+            due = self.store.next_due(self.registry.names())
+            if due is not None:
+                wait = min(wait, max(due - now, _MIN_IDLE_WAIT))
+        return wait
 
     def tick(self) -> bool:
         """Claim one step and run it to a recorded outcome; False when nothing was claimable."""
@@ -243,12 +267,12 @@ class Worker:
         try:
             if not compensating:
                 _check_precondition(step, context)
-            with self._heartbeat(claim):
-                output = _call_with_timeout(
-                    lambda ctx: self.hooks.intercept(ctx, lambda: action(ctx)),
-                    context,
-                    step.timeout,
-                )
+            output = self._run_action(
+                claim,
+                context,
+                step.timeout,
+                lambda: self.hooks.intercept(context, lambda: action(context)),
+            )
             if not compensating:
                 _check_postcondition(step, context, output)
             encoded = None if compensating else _encode_output(claim, output)
@@ -347,40 +371,58 @@ class Worker:
         if moved:
             self._log(tx, claim, moved, now, {"resource": breaker.resource})
 
-    @contextmanager
-    def _heartbeat(self, claim: Claim) -> Iterator[None]:
-        """Extend the claim's lease every ``heartbeat_seconds`` while its action runs.
+    def _run_action(
+        self, claim: Claim, context: StepContext, timeout: float | None, call: Callable[[], Any]
+    ) -> Any:
+        """Run ``call`` in a task of its own while this worker keeps the lease alive.
 
-        A worker that is paused (SIGSTOP) stops heartbeating too, so its lease expires and
-        another worker takes over; fencing then rejects the paused worker's late write.
+        The worker heartbeats every ``heartbeat_seconds`` while it waits, and gives up on the
+        call at ``timeout`` (a task cannot be killed: a call past its timeout is abandoned, and
+        whatever it still does lands late, as a real abandoned request does). A worker that is
+        paused (SIGSTOP) stops heartbeating too, so its lease expires and another worker takes
+        over; fencing then rejects the paused worker's late write.
         """
-        done = threading.Event()
+        box: dict[str, Any] = {}
 
-        def beat() -> None:
-            while not done.wait(self.heartbeat_seconds):
-                try:
-                    with self.store.transaction() as tx:
-                        held = tx.extend_lease(
-                            claim.run_id,
-                            claim.step,
-                            claim.token,
-                            self.clock.now() + self.lease_seconds,
-                        )
-                except (
-                    Exception
-                ) as error:  # a lost heartbeat only risks the lease, retried next beat
-                    log.warning("heartbeat for %s/%s failed: %s", claim.run_id, claim.step, error)
-                    continue
-                if not held:
-                    return  # taken over: our outcome will be fenced off when we record it
+        def target() -> None:
+            try:
+                box["value"] = call()
+            except BaseException as error:  # carried back to the worker, a crash included
+                box["error"] = error
 
-        thread = threading.Thread(target=beat, name=f"heartbeat-{claim.step}", daemon=True)
-        thread.start()
+        started = self.clock.now()
+        task = self.runtime.spawn(target, name=f"step-{claim.step}")
+        waited, held = 0.0, True
+        while True:
+            wait = self.heartbeat_seconds
+            if timeout is not None:
+                wait = min(wait, max(started + timeout - self.clock.now(), 0.0), timeout - waited)
+            task.join(max(wait, 0.0))
+            waited += max(wait, 0.0)
+            if not task.is_alive():
+                break
+            if timeout is not None and (waited >= timeout or self.clock.now() - started >= timeout):
+                raise _timed_out(context, timeout)
+            if held:
+                held = self._heartbeat(claim)
+        # Late by the step's own clock: an answer that came after the deadline is discarded; the
+        # retry carries the same idempotency key.
+        if timeout is not None and self.clock.now() - started > timeout:
+            raise _timed_out(context, timeout)
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+    def _heartbeat(self, claim: Claim) -> bool:
+        """Extend the claim's lease; False once another worker has taken it over."""
         try:
-            yield
-        finally:
-            done.set()
-            thread.join()
+            with self.store.transaction() as tx:
+                return tx.extend_lease(
+                    claim.run_id, claim.step, claim.token, self.clock.now() + self.lease_seconds
+                )
+        except Exception as error:  # a lost heartbeat only risks the lease, retried next beat
+            log.warning("heartbeat for %s/%s failed: %s", claim.run_id, claim.step, error)
+            return True
 
     @db_retry()
     def _record_success(self, claim: Claim, encoded: str | None) -> bool:
@@ -549,60 +591,8 @@ def _check_postcondition(step: Step, context: StepContext, output: Any) -> None:
         )
 
 
-class _DeadlineClock:
-    """The step's clock while it has a deadline: a sleep past the deadline ends at it, failing.
-
-    Under a virtual clock this is what makes a hang (a long sleep) cost only the timeout, as a
-    real timeout does; under the wall clock it stops an abandoned call at its deadline.
-    """
-
-    def __init__(self, clock: Clock, deadline: float, timeout: float, context: StepContext):
-        self._clock = clock
-        self._deadline = deadline
-        self._timeout = timeout
-        self._context = context
-
-    def now(self) -> float:
-        return self._clock.now()
-
-    def sleep(self, seconds: float) -> None:
-        remaining = self._deadline - self._clock.now()
-        if seconds <= remaining:
-            self._clock.sleep(seconds)
-            return
-        self._clock.sleep(max(remaining, 0.0))
-        raise _timed_out(self._context, self._timeout)
-
-
 def _timed_out(context: StepContext, timeout: float) -> StepTimeout:
     return StepTimeout(
         f"Step {context.step!r} ({context.purpose}) of run {context.run_id!r} ran past its "
         f"timeout={timeout!r}s."
     )
-
-
-def _call_with_timeout(action: Action, context: StepContext, timeout: float | None) -> Any:
-    if timeout is None:
-        return action(context)
-    started = context.clock.now()
-    clock = _DeadlineClock(context.clock, started + timeout, timeout, context)
-    context = replace(context, clock=clock)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = action(context)
-        except BaseException as error:  # carried back to the worker's thread
-            box["error"] = error
-
-    # A thread cannot be killed: a step past its timeout is abandoned and recorded as failed.
-    thread = threading.Thread(target=target, name=f"step-{context.step}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    # Late by the wall clock, or by the step's own clock (an answer that came after the deadline
-    # on a virtual clock). A late answer is discarded; the retry carries the same idempotency key.
-    if thread.is_alive() or clock.now() - started > timeout:
-        raise _timed_out(context, timeout)
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
