@@ -13,13 +13,13 @@ import os
 import random
 import signal
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ._crash import HookEventLike, InjectedFault, SimulatedCrash
 from ._errors import FaultPlanError
-from ._plan import Fault, FaultPlan
+from ._plan import Fault, FaultPlan, Trigger
 
 
 class Injector(Protocol):
@@ -46,8 +46,17 @@ class Nemesis:
     """Strikes and heals the faults of ``plan`` with ``injectors`` (one per fault kind)."""
 
     def __init__(
-        self, plan: FaultPlan, injectors: Mapping[str, Injector], *, origin: float
+        self,
+        plan: FaultPlan,
+        injectors: Mapping[str, Injector],
+        *,
+        origin: float,
+        runs: Sequence[str] = (),
+        on_strike: Callable[[], None] | None = None,
     ) -> None:
+        """``runs`` are the ids of the scenario's runs in submission order, so a trigger can
+        name a run by its index; ``on_strike`` is called after each fault strikes (a
+        simulation wakes its nemesis task with it, to heal the fault on time)."""
         missing = {f.kind for f in plan.faults if f.kind != "crash"} - set(injectors)
         if missing:
             raise FaultPlanError(
@@ -61,9 +70,31 @@ class Nemesis:
         self.timeline: list[InjectedFault] = []
         self._rng = random.Random(plan.seed)
         self._pending = list(enumerate(plan.faults))
-        self._counts: dict[int, int] = {}
+        self._counts: dict[tuple[int, str], int] = {}
         self._active: list[_Active] = []
         self._lock = threading.RLock()
+        self.runs = list(runs)
+        self.on_strike = on_strike
+        # When the last lasting fault struck, and when the last fault healed: progress is
+        # judged from the later of the two.
+        self.lasting_since: float | None = None
+        self.last_heal: float | None = None
+
+    def _run_of(self, trigger: Trigger) -> str | None:
+        if isinstance(trigger.run, int):
+            return self.runs[trigger.run] if trigger.run < len(self.runs) else None
+        return trigger.run
+
+    def _matches(self, trigger: Trigger, event: HookEventLike) -> bool:
+        if trigger.point != str(event.point):
+            return False
+        if trigger.step is not None and trigger.step != event.step:
+            return False
+        if trigger.run is None:
+            return True
+        run = self._run_of(trigger)
+        # A run's sub-workflow runs are named after it (``run.step``) and count as the run.
+        return run is not None and (event.run_id == run or event.run_id.startswith(run + "."))
 
     # -- triggers -----------------------------------------------------------------------------
 
@@ -73,19 +104,21 @@ class Nemesis:
         with self._lock:
             for index, fault in list(self._pending):
                 trigger = fault.trigger
-                if trigger.point != str(event.point):
+                if not self._matches(trigger, event):
                     continue
-                if trigger.step is not None and trigger.step != event.step:
-                    continue
-                self._counts[index] = self._counts.get(index, 0) + 1
-                if self._counts[index] == trigger.nth:
-                    self._pending.remove((index, fault))
+                key = (index, event.run_id if trigger.each_run else "")
+                self._counts[key] = self._counts.get(key, 0) + 1
+                if self._counts[key] == trigger.nth:
+                    if not trigger.each_run:
+                        self._pending.remove((index, fault))
                     if self._roll(fault):
                         due.append((index, fault))
         for index, fault in due:
             where = f"{event.run_id}/{event.step}@{event.point}"
             if fault.kind == "crash":
                 self._crash(fault, where, event.at)
+            if fault.kind == "process" and not fault.target:
+                fault = replace(fault, target=event.worker_id)  # the worker that reached it
             self._strike(index, fault, event.at, where)
 
     def tick(self, now: float) -> None:
@@ -106,12 +139,22 @@ class Nemesis:
         for active in healing:
             self._heal(active, now)
 
-    def heal_all(self, now: float) -> None:
-        """Heal every active fault (at the end of a run, so no fault outlives it)."""
+    def heal_all(self, now: float, *, final: bool = False) -> None:
+        """Heal every active fault but the lasting ones (``duration: forever``); with
+        ``final`` (at the end of a run, so no fault outlives it) those too."""
         with self._lock:
-            active = list(self._active)
+            active = [a for a in self._active if final or not a.fault.lasting]
         for item in active:
-            self._heal(item, now)
+            self._heal(item, now, final=final)
+
+    def next_time(self) -> float | None:
+        """The next time a time trigger strikes or an active fault heals; None if none."""
+        with self._lock:
+            times = [
+                self.origin + f.trigger.at for _, f in self._pending if f.trigger.at is not None
+            ]
+            times += [a.heal_at for a in self._active if a.heal_at is not None]
+        return min(times) if times else None
 
     @property
     def pending_time(self) -> bool:
@@ -141,22 +184,28 @@ class Nemesis:
         raise SimulatedCrash(f"crash injected at {where}")
 
     def _strike(self, index: int, fault: Fault, now: float, where: str) -> None:
-        detail = self.injectors[fault.kind].inject(fault)
-        record = InjectedFault(
-            fault.kind,
-            f"{fault.target or where}",
-            now,
-            f"{fault.describe()}; {detail}".rstrip("; "),
-        )
-        heal_at = None if fault.duration is None else now + fault.duration
+        # Recorded before it is carried out: a fault may end its caller (a SIGKILL of the
+        # very process whose hook triggered it), and it struck all the same.
+        record = InjectedFault(fault.kind, f"{fault.target or where}", now, fault.describe())
+        heal_at = None
+        if isinstance(fault.duration, int | float):
+            heal_at = now + fault.duration
         with self._lock:
             self.timeline.append(record)
             self._active.append(_Active(index, fault, record, heal_at))
+            if fault.lasting:
+                self.lasting_since = max(self.lasting_since or now, now)
+        if self.on_strike is not None:
+            self.on_strike()
+        detail = self.injectors[fault.kind].inject(fault)
+        record.detail = f"{fault.describe()}; {detail}".rstrip("; ")
 
-    def _heal(self, active: _Active, now: float) -> None:
+    def _heal(self, active: _Active, now: float, *, final: bool = False) -> None:
         with self._lock:
             if active not in self._active:
                 return
             self._active.remove(active)
+            if not final:
+                self.last_heal = max(self.last_heal or now, now)
         self.injectors[active.fault.kind].heal(active.fault)
         active.record.healed_at = now

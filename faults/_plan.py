@@ -1,8 +1,9 @@
 """The fault plan: declarative, serialisable, seeded data that says which faults strike when.
 
 A plan is a list of :class:`Fault`: a kind, a target, a :class:`Trigger` (a time offset, or the
-n-th hook event at a point, optionally of one step, each with a probability), a duration after
-which the fault heals, and the kind's own parameters. Plans load from YAML or JSON and are
+n-th hook event at a point, optionally of one step and of one run, each with a probability), a
+duration after which the fault heals (or ``forever``: it outlasts the heal), and the kind's own
+parameters. Plans load from YAML or JSON and are
 validated when they are built, naming the field and the value that is wrong. The same plan drives
 the simulation (through in-memory twins) and a real run (through real injectors).
 
@@ -12,7 +13,7 @@ the simulation (through in-memory twins) and a real run (through real injectors)
 | step | step name (or all) | fault (a STEP_FAULT_KINDS name); attempts, seconds, output, ... |
 | network | proxy name | toxic (a Toxiproxy toxic), stream, toxicity, attributes |
 | partition | proxy name | - |
-| process | worker name | action: sigkill, sigstop (healed by SIGCONT), restart |
+| process | worker (at a hook point: none, the one there) | action: sigkill, sigstop, restart |
 | clock | worker name | action: skew (healed), jump; seconds |
 | store | - | action: connection_loss, commit_fail, ack_lost, latency; seconds, probability |
 """
@@ -47,6 +48,9 @@ HOOK_POINTS = (
 # Where a worker can die mid-step: a crash at run_submitted or run_finished kills nothing useful.
 CRASH_POINTS = HOOK_POINTS[1:9]
 
+# A duration that never heals during the run: the outage a workflow must give up on.
+FOREVER = "forever"
+
 FAULT_KINDS = ("crash", "step", "network", "partition", "process", "clock", "store")
 PROCESS_ACTIONS = ("sigkill", "sigstop", "restart")
 CLOCK_ACTIONS = ("skew", "jump")
@@ -56,7 +60,7 @@ STORE_ACTIONS = ("connection_loss", "commit_fail", "ack_lost", "latency")
 _PARAMS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {
     "crash": (frozenset({"mode"}), frozenset()),
     "step": (
-        frozenset({"fault", "attempts", "seconds", "output", "probability", "purpose"}),
+        frozenset({"fault", "attempts", "seconds", "output", "probability", "purpose", "stream"}),
         frozenset({"fault"}),
     ),
     "network": (frozenset({"toxic", "stream", "toxicity", "attributes"}), frozenset({"toxic"})),
@@ -71,13 +75,20 @@ _NEEDS_TARGET = frozenset({"network", "partition", "process", "clock"})
 @dataclass(frozen=True)
 class Trigger:
     """When a fault strikes: ``at`` seconds after the start, or at the ``nth`` hook event at
-    ``point`` (of ``step``, if given); it then strikes with ``probability``."""
+    ``point`` (of ``step``, and of ``run``, if given); it then strikes with ``probability``.
+
+    ``run`` names a run by its index in the scenario's inputs (0 is the first submitted) or by
+    its id; a run's sub-workflow runs count as the run. With ``each_run`` the ``nth`` match is
+    counted in every run separately, and the fault strikes once in each.
+    """
 
     at: float | None = None
     point: str | None = None
     step: str | None = None
     nth: int = 1
     probability: float = 1.0
+    run: int | str | None = None
+    each_run: bool = False
 
     def __post_init__(self) -> None:
         if (self.at is None) == (self.point is None):
@@ -94,8 +105,25 @@ class Trigger:
             )
         if self.step is not None and self.point is None:
             raise FaultPlanError(f"trigger.step={self.step!r} needs a trigger.point as well.")
-        if not isinstance(self.nth, int) or self.nth < 1:
+        if not isinstance(self.nth, int) or isinstance(self.nth, bool) or self.nth < 1:
             raise FaultPlanError(f"trigger.nth={self.nth!r} must be an integer >= 1.")
+        if self.run is not None:
+            if isinstance(self.run, bool) or not isinstance(self.run, int | str):
+                raise FaultPlanError(
+                    f"trigger.run={self.run!r} must be a run's index in the inputs (0, 1, ...) "
+                    "or a run id."
+                )
+            if (isinstance(self.run, int) and self.run < 0) or self.run == "":
+                raise FaultPlanError(f"trigger.run={self.run!r} must be >= 0 or a run id.")
+            if self.point is None:
+                raise FaultPlanError(f"trigger.run={self.run!r} needs a trigger.point as well.")
+        if not isinstance(self.each_run, bool):
+            raise FaultPlanError(f"trigger.each_run={self.each_run!r} must be true or false.")
+        if self.each_run and (self.point is None or self.run is not None):
+            raise FaultPlanError(
+                "trigger.each_run counts matches in every run: it needs a trigger.point and no "
+                f"trigger.run (got run={self.run!r})."
+            )
         if not 0.0 <= self.probability <= 1.0:
             raise FaultPlanError(f"trigger.probability={self.probability!r} is outside 0..1.")
 
@@ -105,6 +133,10 @@ class Trigger:
         if self.at is not None:
             return f"at {self.at}s{chance}"
         where = f" of {self.step}" if self.step else ""
+        if self.run is not None:
+            where += f" in run {self.run}"
+        if self.each_run:
+            where += " in each run"
         return f"at {self.point} #{self.nth}{where}{chance}"
 
 
@@ -115,7 +147,8 @@ class Fault:
     kind: str
     trigger: Trigger
     target: str | None = None
-    duration: float | None = None  # heal after this long; None: it lasts until the run ends
+    # Heal after this long; None: at the scenario's heal time; FOREVER: never during the run.
+    duration: float | str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -133,21 +166,48 @@ class Fault:
         missing = required - set(self.params)
         if missing:
             raise FaultPlanError(f"{self.kind} fault needs param(s) {sorted(missing)!r}.")
-        if self.kind in _NEEDS_TARGET and not self.target:
+        # A process fault at a hook point may leave its target out: it then strikes the worker
+        # whose hook fired ("freeze whichever worker claimed send_receipt").
+        aimed = self.kind == "process" and self.trigger.point is not None
+        if self.kind in _NEEDS_TARGET and not self.target and not aimed:
             raise FaultPlanError(
                 f"{self.kind} fault needs a target (a "
                 f"{'proxy' if self.kind in ('network', 'partition') else 'worker'} name)."
             )
-        if self.duration is not None and self.duration < 0:
-            raise FaultPlanError(f"duration={self.duration!r} must not be negative.")
+        if isinstance(self.duration, str):
+            if self.duration != FOREVER:
+                raise FaultPlanError(
+                    f"duration={self.duration!r} must be a number of seconds or {FOREVER!r}."
+                )
+        elif self.duration is not None and (
+            isinstance(self.duration, bool) or not isinstance(self.duration, int | float)
+        ):
+            raise FaultPlanError(
+                f"duration={self.duration!r} must be a number of seconds or {FOREVER!r}."
+            )
+        elif self.duration is not None and not 0 <= self.duration < float("inf"):
+            raise FaultPlanError(
+                f"duration={self.duration!r} must be a finite number >= 0; for an outage that "
+                f"never heals during the run, write duration: {FOREVER}."
+            )
         _check_params(self)
 
     # -- constructors for code ------------------------------------------------------------------
 
     @classmethod
-    def crash(cls, point: str, step: str | None = None, nth: int = 1, mode: str = "raise") -> Fault:
-        """Crash the worker at the ``nth`` ``point`` hook event (of ``step``)."""
-        return cls("crash", Trigger(point=point, step=step, nth=nth), params={"mode": mode})
+    def crash(
+        cls,
+        point: str,
+        step: str | None = None,
+        nth: int = 1,
+        mode: str = "raise",
+        *,
+        run: int | str | None = None,
+    ) -> Fault:
+        """Crash the worker at the ``nth`` ``point`` hook event (of ``step``, of ``run``)."""
+        return cls(
+            "crash", Trigger(point=point, step=step, nth=nth, run=run), params={"mode": mode}
+        )
 
     @classmethod
     def step_fault(
@@ -156,7 +216,7 @@ class Fault:
         step: str | None = None,
         *,
         at: float = 0.0,
-        duration: float | None = None,
+        duration: float | str | None = None,
         **params: Any,
     ) -> Fault:
         """A step fault (transient, permanent, latency, hang, duplicate, bad_output)."""
@@ -169,7 +229,7 @@ class Fault:
         toxic: str,
         *,
         at: float = 0.0,
-        duration: float | None = None,
+        duration: float | str | None = None,
         stream: str = "downstream",
         toxicity: float = 1.0,
         **attributes: int,
@@ -184,6 +244,11 @@ class Fault:
         return cls("network", Trigger(at=at), proxy, duration, params)
 
     # -- views ----------------------------------------------------------------------------------
+
+    @property
+    def lasting(self) -> bool:
+        """Whether the fault outlasts the scenario's heal (``duration: forever``)."""
+        return self.duration == FOREVER
 
     @property
     def crash_mode(self) -> str:
@@ -207,7 +272,11 @@ class Fault:
         elif "action" in self.params:
             what = f"{self.kind} {self.params['action']}"
         on = f" on {self.target}" if self.target else ""
-        lasting = f" for {self.duration}s" if self.duration is not None else ""
+        lasting = ""
+        if self.lasting:
+            lasting = " forever"
+        elif self.duration is not None:
+            lasting = f" for {self.duration}s"
         return f"{what}{on} {self.trigger.describe()}{lasting}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -218,6 +287,7 @@ class Fault:
             if v is not None
             and not (k == "nth" and v == 1)
             and not (k == "probability" and v == 1.0)
+            and not (k == "each_run" and v is False)
         }
         data: dict[str, Any] = {"kind": self.kind, "trigger": trigger}
         if self.target is not None:
@@ -351,11 +421,11 @@ def _load_fault(index: int, raw: Any, steps: Sequence[str] | None) -> Fault:
     try:
         if not isinstance(trigger_data, Mapping):
             raise FaultPlanError(f"trigger={trigger_data!r} must be a mapping.")
-        extra = set(trigger_data) - {"at", "point", "step", "nth", "probability"}
+        extra = set(trigger_data) - {"at", "point", "step", "nth", "probability", "run", "each_run"}
         if extra:
             raise FaultPlanError(
                 f"trigger has unknown field(s) {sorted(extra)!r}; allowed: 'at', 'point', "
-                "'step', 'nth', 'probability'."
+                "'step', 'nth', 'probability', 'run', 'each_run'."
             )
         fault = Fault(
             kind=cast(str, raw.get("kind")),

@@ -46,10 +46,12 @@ class StepFault:
 
     - ``transient``: the first ``attempts`` attempts fail, later ones go through.
     - ``permanent``: every attempt fails.
-    - ``latency``: the call takes ``seconds`` longer (on the step's clock, so virtual in a
-      simulation).
-    - ``hang``: the call blocks for ``seconds`` of real time before going through, to run past
-      the step's timeout.
+    - ``latency``: the call takes ``seconds`` longer, on the step's clock (virtual in a
+      simulation). ``stream`` says where the time goes, as for a Toxiproxy toxic:
+      ``downstream`` (the default) delays the answer, after the service applied the effect;
+      ``upstream`` delays the request, so the effect itself lands late.
+    - ``hang``: the request is held for ``seconds`` before it goes through, to run past the
+      step's timeout; the effect lands when it ends, even if the step was given up on.
     - ``duplicate``: the same attempt is delivered twice (the action runs twice).
     - ``bad_output``: the action runs, and ``output`` is returned in place of its output.
 
@@ -63,6 +65,7 @@ class StepFault:
     output: Any = None
     probability: float = 1.0
     purpose: str = "action"
+    stream: str = "downstream"
 
     def __post_init__(self) -> None:
         if self.kind not in STEP_FAULT_KINDS:
@@ -81,6 +84,11 @@ class StepFault:
         if self.attempts < 1:
             raise FaultPlanError(
                 f"Step fault {self.kind!r}: attempts={self.attempts!r} must be at least 1."
+            )
+        if self.stream not in ("upstream", "downstream"):
+            raise FaultPlanError(
+                f"Step fault {self.kind!r}: stream={self.stream!r} must be 'upstream' (the "
+                "request is late: the effect lands late) or 'downstream' (the answer is late)."
             )
         if self.purpose not in ("action", "compensation"):
             raise FaultPlanError(
@@ -145,14 +153,14 @@ class StepFaultInjector:
                     f"injected {fault.kind} error in {ctx.purpose} of step {ctx.step!r} "
                     f"(attempt {ctx.attempt})"
                 )
-            if fault.kind == "latency":
+            if fault.kind == "hang" or (fault.kind == "latency" and fault.stream == "upstream"):
+                # The request is held on its way: the effect lands when the wait ends.
                 ctx.clock.sleep(fault.seconds)
-            elif fault.kind == "hang":
-                # Real time on purpose: only a real block runs past a real timeout.
-                threading.Event().wait(fault.seconds)
         output = call()
         for fault in active:
-            if fault.kind == "duplicate":
+            if fault.kind == "latency" and fault.stream == "downstream":
+                ctx.clock.sleep(fault.seconds)  # applied; the answer is late
+            elif fault.kind == "duplicate":
                 output = call()
             elif fault.kind == "bad_output":
                 output = fault.output

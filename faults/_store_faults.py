@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -28,8 +29,12 @@ class InjectedStoreError(Exception):
 class StoreFaultInjector:
     """Carries out ``store`` faults on ``engine``; remove() detaches every listener."""
 
-    def __init__(self, engine: Engine, *, seed: int = 0) -> None:
+    def __init__(
+        self, engine: Engine, *, seed: int = 0, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        # ``sleep`` is how latency waits: the simulation gives its virtual one.
         self.engine = engine
+        self._sleep = sleep
         self._active: list[Any] = []
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -85,6 +90,6 @@ class StoreFaultInjector:
             action = fault.params["action"]
             self.injected.append(action)
             if action == "latency":
-                time.sleep(float(fault.params.get("seconds", 0.05)))
+                self._sleep(float(fault.params.get("seconds", 0.05)))
             else:
                 raise self._dbapi_error("injected store fault: connection_loss")

@@ -40,6 +40,8 @@ log = logging.getLogger("chaosflow.orchestrator")
 
 # The shortest idle wait: a due time that has just passed is claimable in the next round.
 _MIN_IDLE_WAIT = 0.001
+# The first wait after the store failed a claim; it doubles up to two seconds.
+_STORE_BACKOFF = 0.05
 
 
 @dataclass(frozen=True)
@@ -118,14 +120,14 @@ class Worker:
         capped backoff until the time runs out, so a database restart loses nothing.
         """
         deadline = self.clock.now() + max_seconds
-        handled, backoff = 0, self.poll_interval
+        handled, backoff = 0, _STORE_BACKOFF
         while self.clock.now() < deadline:
             if stop_event is not None and stop_event.is_set():
                 break
             try:
                 if self.tick():
                     handled += 1
-                    backoff = self.poll_interval
+                    backoff = _STORE_BACKOFF
                     continue
                 if stop_when is not None and stop_when():
                     break

@@ -12,7 +12,7 @@ from orchestrator import Orchestrator, RunStatus
 
 from ._scenario import Scenario
 from .checking import History, Judgement, Verdict, check
-from .effects import EffectLedger
+from .effects import Ledger
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def judge(
     scenario: Scenario,
     mode: str,
     orchestrator: Orchestrator,
-    ledger: EffectLedger,
+    ledger: Ledger,
     acknowledged: Sequence[str],
     *,
     progress_deadline: float,

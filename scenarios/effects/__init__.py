@@ -10,13 +10,15 @@ from ._http_services import (
     create_service_app,
     service,
 )
-from ._ledger import (
-    LEDGER_ENV,
+from ._ledger import LEDGER_ENV, Effect, EffectLedger, Ledger, MemoryLedger
+from ._recording import (
     CallContext,
-    Effect,
-    EffectLedger,
+    LateRequestRefused,
     RecordingService,
+    Transport,
+    in_simulation,
     ledger_from_env,
+    simulated_services,
 )
 
 __all__ = [
@@ -25,10 +27,16 @@ __all__ = [
     "EffectLedger",
     "HttpService",
     "LEDGER_ENV",
+    "LateRequestRefused",
+    "Ledger",
+    "MemoryLedger",
     "RecordingService",
     "SERVICE_URL_ENV",
     "ServiceSelector",
+    "Transport",
     "create_service_app",
+    "in_simulation",
     "ledger_from_env",
     "service",
+    "simulated_services",
 ]

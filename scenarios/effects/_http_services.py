@@ -20,7 +20,8 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 from .._errors import LedgerError
-from ._ledger import CallContext, EffectLedger, RecordingService
+from ._ledger import EffectLedger
+from ._recording import CallContext, RecordingService, in_simulation
 
 SERVICE_URL_ENV = "CHAOSFLOW_SERVICE_{name}_URL"
 
@@ -105,6 +106,8 @@ class ServiceSelector:
         self._local = RecordingService(name)
 
     def _target(self) -> RecordingService | HttpService:
+        if in_simulation():  # a simulation is a world of its own: no real service in it
+            return self._local
         url = os.environ.get(SERVICE_URL_ENV.format(name=self.name.upper()))
         return HttpService(self.name, url) if url else self._local
 

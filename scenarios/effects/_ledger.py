@@ -1,9 +1,9 @@
-"""The receiving side: a recording test double of the services a workflow calls.
+"""The effect ledger: every effect a service applied, as the service recorded it.
 
-Every effect a service applies is written to an :class:`EffectLedger`, a SQLite file of its own,
-independent of the orchestrator's store, so checkers can judge the orchestrator from what the
-outside world saw, as Jepsen does. The ledger is process-safe: worker processes that are SIGKILLed
-leave behind exactly the effects that were committed.
+Two ledgers with one interface: :class:`EffectLedger`, a SQLite file of its own (independent of
+the orchestrator's store) that every process of a real run writes, safe across SIGKILLs; and
+:class:`MemoryLedger`, for the simulation, where effects carry virtual times and nothing needs
+a disk. Checkers judge the orchestrator from these records, as Jepsen judges from a history.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-
-from .._errors import LedgerError
 
 LEDGER_ENV = "CHAOSFLOW_LEDGER"
 
@@ -33,24 +31,23 @@ CREATE TABLE IF NOT EXISTS effects (
     at REAL NOT NULL,
     pid INTEGER NOT NULL,
     payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS voided (   -- undone before it was applied: a late apply is refused
+    service TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    PRIMARY KEY (service, run_id, step)
 )
 """
 
 
-class CallContext(Protocol):
-    """What a service reads of the caller's step context."""
-
-    @property
-    def run_id(self) -> str: ...
-    @property
-    def step(self) -> str: ...
-    @property
-    def idempotency_key(self) -> str: ...
-
-
 @dataclass(frozen=True)
 class Effect:
-    """One effect a service applied, as the service recorded it."""
+    """One effect a service applied, as the service recorded it.
+
+    ``at`` is the service's clock (virtual in a simulation); ``pid`` the process that recorded
+    it (0 in a simulation, where processes are logical).
+    """
 
     seq: int
     service: str
@@ -63,13 +60,52 @@ class Effect:
     payload: dict[str, Any]
 
 
+class Ledger(Protocol):
+    """What a recording service needs of a ledger: atomic look-ups and inserts."""
+
+    def atomically(self) -> Any:
+        """A context in which a look-up and an insert are one step (no other service between)."""
+        ...
+
+    def find(
+        self,
+        service: str,
+        kind: str,
+        *,
+        key: str | None = None,
+        run_id: str | None = None,
+        step: str | None = None,
+    ) -> int | None:
+        """The seq of an effect of ``service`` and ``kind`` matching the given fields, or None."""
+        ...
+
+    def insert(
+        self, service: str, kind: str, key: str, run_id: str, step: str, payload: Mapping[str, Any]
+    ) -> int:
+        """Record an effect; returns its seq."""
+        ...
+
+    def void(self, service: str, run_id: str, step: str) -> None:
+        """Remember that (run, step) was undone before anything was applied for it."""
+        ...
+
+    def voided(self, service: str, run_id: str, step: str) -> bool:
+        """Whether :meth:`void` was called for (run, step)."""
+        ...
+
+    def effects(self) -> list[Effect]:
+        """Every recorded effect, in the order the services applied them."""
+        ...
+
+
 class EffectLedger:
     """A SQLite file that records every applied effect, shared by all processes of a run."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
         with self._connect() as conn:
-            conn.execute(_SCHEMA)
+            conn.executescript(_SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -94,6 +130,88 @@ class EffectLedger:
                 raise
             conn.execute("COMMIT")
 
+    @contextmanager
+    def atomically(self) -> Iterator[None]:
+        """One write transaction around the look-ups and inserts inside it."""
+        with self.transaction() as conn:
+            self._conn = conn
+            try:
+                yield
+            finally:
+                self._conn = None
+
+    def _require(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("EffectLedger.find/insert must run inside ledger.atomically().")
+        return self._conn
+
+    def find(
+        self,
+        service: str,
+        kind: str,
+        *,
+        key: str | None = None,
+        run_id: str | None = None,
+        step: str | None = None,
+    ) -> int | None:
+        """The seq of a matching effect, or None (inside :meth:`atomically`)."""
+        where, values = ["service=?", "kind=?"], [service, kind]
+        for column, value in (("key", key), ("run_id", run_id), ("step", step)):
+            if value is not None:
+                where.append(f"{column}=?")
+                values.append(value)
+        row = (
+            self._require()
+            .execute(f"SELECT seq FROM effects WHERE {' AND '.join(where)} LIMIT 1", values)
+            .fetchone()
+        )
+        return None if row is None else int(row[0])
+
+    def insert(
+        self,
+        service: str,
+        kind: str,
+        key: str,
+        run_id: str,
+        step: str,
+        payload: Mapping[str, Any],
+    ) -> int:
+        """Record an effect at the wall clock's time (inside :meth:`atomically`)."""
+        cursor = self._require().execute(
+            "INSERT INTO effects (service, kind, key, run_id, step, at, pid, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                service,
+                kind,
+                key,
+                run_id,
+                step,
+                time.time(),
+                os.getpid(),
+                json.dumps(dict(payload), sort_keys=True),
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def void(self, service: str, run_id: str, step: str) -> None:
+        """Remember an undo that found nothing (inside :meth:`atomically`)."""
+        self._require().execute(
+            "INSERT OR IGNORE INTO voided (service, run_id, step) VALUES (?, ?, ?)",
+            (service, run_id, step),
+        )
+
+    def voided(self, service: str, run_id: str, step: str) -> bool:
+        """Whether (run, step) was undone before it was applied (inside :meth:`atomically`)."""
+        row = (
+            self._require()
+            .execute(
+                "SELECT 1 FROM voided WHERE service=? AND run_id=? AND step=?",
+                (service, run_id, step),
+            )
+            .fetchone()
+        )
+        return row is not None
+
     def effects(self) -> list[Effect]:
         """Every recorded effect, in the order the services applied them."""
         with self._connect() as conn:
@@ -109,101 +227,68 @@ class EffectLedger:
         ]
 
 
-_ledgers: dict[str, EffectLedger] = {}
+class MemoryLedger:
+    """The simulation's ledger: effects in memory, stamped with the world's virtual time.
 
-
-def ledger_from_env() -> EffectLedger:
-    """The ledger named by the CHAOSFLOW_LEDGER environment variable (set by the runner)."""
-    path = os.environ.get(LEDGER_ENV)
-    if not path:
-        raise LedgerError(
-            f"No effect ledger configured: set {LEDGER_ENV} to a file path, or give the "
-            "RecordingService a ledger. The scenario runner sets it for you."
-        )
-    if path not in _ledgers:
-        _ledgers[path] = EffectLedger(path)
-    return _ledgers[path]
-
-
-class RecordingService:
-    """A stand-in for an external service that records every effect it applies.
-
-    With ``honour_keys=True`` it applies each idempotency key once, as a well-behaved payment API
-    does; with ``honour_keys=False`` it applies every call, to show what a non-idempotent service
-    does to a workflow under retries and crashes. With ``verify_undo=False`` it undoes without
-    looking for the effect, as a refund API that credits the card whether or not it was charged.
+    A simulation runs one task at a time, so a look-up and an insert with no wait between them
+    are atomic already; :meth:`atomically` is there for the interface.
     """
 
-    def __init__(
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+        self._effects: list[Effect] = []
+        self._voided: set[tuple[str, str, str]] = set()
+
+    @contextmanager
+    def atomically(self) -> Iterator[None]:
+        """Nothing to take: no other task runs until this one waits."""
+        yield
+
+    def find(
         self,
-        name: str,
-        ledger: EffectLedger | None = None,
-        *,
-        honour_keys: bool = True,
-        verify_undo: bool = True,
-    ) -> None:
-        self.name = name
-        self._ledger = ledger
-        self.honour_keys = honour_keys
-        self.verify_undo = verify_undo
-
-    @property
-    def ledger(self) -> EffectLedger:
-        """The ledger this service writes to."""
-        return self._ledger or ledger_from_env()
-
-    def apply(self, ctx: CallContext, **payload: Any) -> dict[str, Any]:
-        """Apply the effect keyed by ``ctx.idempotency_key``; returns the service's receipt."""
-        return self._record("apply", ctx, payload, ctx.idempotency_key)
-
-    def compensate(self, ctx: CallContext, **payload: Any) -> dict[str, Any] | None:
-        """Undo the effect this service applied for ``ctx``'s run and step.
-
-        Returns None when nothing was applied (nothing to undo), as a real refund API that finds
-        no charge would.
-        """
-        with self.ledger.transaction() as conn:
-            applied = conn.execute(
-                "SELECT 1 FROM effects WHERE service=? AND kind='apply' AND run_id=? AND step=?",
-                (self.name, ctx.run_id, ctx.step),
-            ).fetchone()
-            if applied is None and self.verify_undo:
-                return None
-            return self._insert(conn, "compensate", ctx, payload, ctx.idempotency_key)
-
-    def _record(
-        self, kind: str, ctx: CallContext, payload: dict[str, Any], key: str
-    ) -> dict[str, Any]:
-        with self.ledger.transaction() as conn:
-            return self._insert(conn, kind, ctx, payload, key)
-
-    def _insert(
-        self,
-        conn: sqlite3.Connection,
+        service: str,
         kind: str,
-        ctx: CallContext,
-        payload: dict[str, Any],
+        *,
+        key: str | None = None,
+        run_id: str | None = None,
+        step: str | None = None,
+    ) -> int | None:
+        """The seq of a matching effect, or None."""
+        for effect in self._effects:
+            if (
+                effect.service == service
+                and effect.kind == kind
+                and (key is None or effect.key == key)
+                and (run_id is None or effect.run_id == run_id)
+                and (step is None or effect.step == step)
+            ):
+                return effect.seq
+        return None
+
+    def insert(
+        self,
+        service: str,
+        kind: str,
         key: str,
-    ) -> dict[str, Any]:
-        if self.honour_keys:
-            seen = conn.execute(
-                "SELECT seq FROM effects WHERE service=? AND kind=? AND key=?",
-                (self.name, kind, key),
-            ).fetchone()
-            if seen is not None:
-                return {"service": self.name, "effect": seen[0], "replayed": True}
-        cursor = conn.execute(
-            "INSERT INTO effects (service, kind, key, run_id, step, at, pid, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                self.name,
-                kind,
-                key,
-                ctx.run_id,
-                ctx.step,
-                time.time(),
-                os.getpid(),
-                json.dumps(payload, sort_keys=True),
-            ),
-        )
-        return {"service": self.name, "effect": cursor.lastrowid, "replayed": False}
+        run_id: str,
+        step: str,
+        payload: Mapping[str, Any],
+    ) -> int:
+        """Record an effect at the virtual time."""
+        seq = len(self._effects) + 1
+        # A copy through JSON, as the file ledger stores it: no shared mutable payloads.
+        data = json.loads(json.dumps(dict(payload), sort_keys=True))
+        self._effects.append(Effect(seq, service, kind, key, run_id, step, self._now(), 0, data))
+        return seq
+
+    def void(self, service: str, run_id: str, step: str) -> None:
+        """Remember an undo that found nothing."""
+        self._voided.add((service, run_id, step))
+
+    def voided(self, service: str, run_id: str, step: str) -> bool:
+        """Whether (run, step) was undone before it was applied."""
+        return (service, run_id, step) in self._voided
+
+    def effects(self) -> list[Effect]:
+        """Every recorded effect, in order."""
+        return list(self._effects)

@@ -1,215 +1,239 @@
-"""Run a scenario in one process: seeded logical workers, a virtual clock, in-process faults.
+"""Run a scenario in the simulation: one process, virtual time, a seeded scheduler, fault twins.
 
-The orchestrator runs for real on a SQLite file; faults attach to its hooks; a worker that
-crashes is dropped (its lease stays behind, as a dead process's would) and a fresh worker takes
-its place, so recovery goes through lease expiry exactly as it does across processes.
+The orchestrator runs for real on a SQLite file (without fsync: durability is modelled, not
+measured here; commit failures and lost acknowledgements stay injectable); every wait in it and
+in the faults is a wait of the simulated world (``_world``), so a seed fixes the whole history,
+and a slow machine gives the same verdict as a fast one.
+
+The run ends when every acknowledged run has ended, no timed fault is still to strike, and no
+call is in flight (a delayed request, an abandoned call whose effect may still land); or when
+the progress deadline passes: the later of the heal (``heal_after``), the last heal and the
+start of the last lasting fault, plus ``progress_bound``.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from greenlet import greenlet
+
 from faults import (
     ClockFaultInjector,
     Nemesis,
     NetworkTwin,
-    SimulatedCrash,
-    SkewedClock,
     StepFaultInjector,
     StoreFaultInjector,
 )
-from orchestrator import ManualClock, Orchestrator, Worker
+from orchestrator import HookEvent, HookPoint, Orchestrator, Store
 
-from .._errors import ScenarioDefinitionError
 from .._outcome import ScenarioOutcome, judge
 from .._scenario import Scenario
-from ..effects import LEDGER_ENV, EffectLedger
+from ..effects import CallContext, MemoryLedger, simulated_services
+from ._processes import SimulatedProcesses
+from ._world import WORLD_GROUP, SimulationError, World
 
+ORIGIN = 1_000_000.0  # the virtual clock's start: far from 0, so offsets are never negative
 
-@contextmanager
-def _ledger_env(path: Path) -> Iterator[None]:
-    previous = os.environ.get(LEDGER_ENV)
-    os.environ[LEDGER_ENV] = str(path)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(LEDGER_ENV, None)
-        else:
-            os.environ[LEDGER_ENV] = previous
+# What a claim costs in virtual time: the store round trips of a worker picking up a step. It
+# is what makes a retry storm with no backoff spend time, and so reach the progress deadline.
+CLAIM_COST = 0.01
+
+_CLAIMS = (HookPoint.STEP_CLAIMED, HookPoint.COMPENSATION_CLAIMED)
 
 
 def run_in_process(
     scenario: Scenario, workdir: str | os.PathLike[str] | None = None
 ) -> ScenarioOutcome:
-    """Run ``scenario`` on a SQLite file in ``workdir`` (a temp dir by default) and judge it."""
+    """Run ``scenario`` in the simulation, its store a SQLite file in ``workdir`` (a temp dir by
+    default), and judge it."""
     if workdir is None:
-        with tempfile.TemporaryDirectory(prefix="chaosflow-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="chaosflow-sim-", dir=_fast_tmp()) as tmp:
             return run_in_process(scenario, tmp)
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
-    started_wall = time.perf_counter()
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    ledger = EffectLedger(folder / "effects.db")
-    clock = ManualClock(start=ORIGIN)
-    orchestrator = Orchestrator(f"sqlite:///{folder / 'store.db'}", clock=clock)
+    started = (datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter())
+    url = f"sqlite:///{folder / 'store.db'}"
+    world = World(seed=scenario.seed, start=ORIGIN)
+    orchestrator = Orchestrator(Store(url, durable=False, lock_timeout=0), clock=world.clock)
+    # The harness reads through a store of its own: the store faults strike the workers' one.
+    observer = Orchestrator(Store(url), create_schema=False)
+    try:
+        return _simulate(scenario, world, orchestrator, observer, started)
+    finally:
+        world.stop()
+        orchestrator.store.dispose()
+        observer.store.dispose()
+
+
+def _fast_tmp() -> str | None:
+    # A memory-backed folder where the machine has one: the store never needs a disk here.
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+def _simulate(
+    scenario: Scenario,
+    world: World,
+    orchestrator: Orchestrator,
+    observer: Orchestrator,
+    started: tuple[str, float],
+) -> ScenarioOutcome:
     orchestrator.register(scenario.workflow)
-    pool = _WorkerPool(orchestrator, scenario, clock)
+    doorbell = world.doorbell()
+    orchestrator.store.on_work(doorbell.ring)
+    processes = SimulatedProcesses(world, orchestrator, scenario, doorbell)
+    ledger = MemoryLedger(world.clock.now)
+    network = NetworkTwin(scenario.routes, seed=scenario.seed, scheduler=world)
     step_faults = StepFaultInjector(seed=scenario.seed)
-    network = NetworkTwin(scenario.routes, seed=scenario.seed)
-    store_faults = StoreFaultInjector(orchestrator.store.engine, seed=scenario.seed)
+    store_faults = StoreFaultInjector(
+        orchestrator.store.engine, seed=scenario.seed, sleep=world.sleep
+    )
+    run_ids = [f"{scenario.name}-{scenario.seed}-{i:04d}" for i in range(len(scenario.inputs))]
+    nemesis_bell = world.doorbell()
     nemesis = Nemesis(
         scenario.plan,
         {
             "step": step_faults,
             "network": network,
             "partition": network,
-            "clock": ClockFaultInjector(pool.clocks),
-            "process": pool,
+            "clock": ClockFaultInjector(processes.clocks),
+            "process": processes,
             "store": store_faults,
         },
         origin=ORIGIN,
+        runs=run_ids,
+        on_strike=nemesis_bell.ring,
     )
     orchestrator.hooks.add_listener(nemesis)
+    orchestrator.hooks.add_listener(_claim_cost(world))
     orchestrator.hooks.add_interceptor(network)
     orchestrator.hooks.add_interceptor(step_faults)
+
     acknowledged: list[str] = []
-    try:
-        with _ledger_env(ledger.path):
-            for index, payload in enumerate(scenario.inputs):
-                run_id = f"{scenario.name}-{scenario.seed}-{index:04d}"
+    refused: list[str] = []
+
+    def client() -> None:
+        for run_id, payload in zip(run_ids, scenario.inputs, strict=True):
+            try:
                 acknowledged.append(orchestrator.submit(scenario.workflow, payload, run_id=run_id))
-            _drive(orchestrator, scenario, clock, pool, nemesis)
-        store_faults.remove()
-        return judge(
-            scenario,
-            "sim",
-            orchestrator,
-            ledger,
-            acknowledged,
-            progress_deadline=ORIGIN + scenario.heal_after + scenario.progress_bound,
-            token=scenario.replay_token(),
-            started=(started_at, started_wall),
-            faults=list(nemesis.timeline),
-            origin=ORIGIN,
-        )
-    finally:
-        orchestrator.store.dispose()
+            except Exception as error:  # not acknowledged: the client saw the store fail
+                refused.append(f"{run_id}: {type(error).__name__}: {error}")
 
-
-ORIGIN = 1_000_000.0  # the virtual clock's start: far from 0, so offsets are never negative
-
-
-class _WorkerPool:
-    """Logical workers in named slots; also the in-memory twin of process faults."""
-
-    def __init__(self, orchestrator: Orchestrator, scenario: Scenario, clock: ManualClock):
-        self.orchestrator = orchestrator
-        self.scenario = scenario
-        self.clock = clock
-        self.current: str | None = None  # the slot whose worker is inside tick() now
-        self.rng = random.Random(scenario.seed)
-        self.names = [f"worker-{slot}" for slot in range(scenario.workers)]
-        self.clocks = {name: SkewedClock(clock) for name in self.names}
-        self.paused: set[str] = set()
-        self.generation = dict.fromkeys(self.names, 0)
-        self.workers = {name: self.fresh(name) for name in self.names}
-
-    def fresh(self, name: str) -> Worker:
-        """A new worker process in slot ``name`` (after a crash, a kill or a restart)."""
-        self.generation[name] = self.generation.get(name, 0) + 1
-        return self.orchestrator.worker(
-            worker_id=f"{name}.{self.generation[name]}",
-            clock=self.clocks[name],
-            lease_seconds=self.scenario.lease_seconds,
-            seed=self.rng.randrange(2**32),
-        )
-
-    def inject(self, fault: Any) -> str:
-        """The process-fault twin: kill, pause or restart a logical worker."""
-        name, action = fault.target, fault.params["action"]
-        if name not in self.workers:
-            raise ScenarioDefinitionError(
-                f"process fault target={name!r} names no worker; workers: {', '.join(self.names)}."
-            )
-        if action == "sigstop":
-            self.paused.add(name)
-            if name == self.current:
-                # Stopped mid-step: the world goes on around it until it is woken.
-                length = (
-                    fault.duration
-                    if fault.duration is not None
-                    else 3 * self.scenario.lease_seconds
-                )
-                self._run_others_until(self.clock.now() + length)
-                self.paused.discard(name)
-        else:  # a killed worker's lease stays behind; a restart is a kill and a new process
-            self.workers[name] = self.fresh(name)
-        return f"{action} of logical {name}"
-
-    def tick(self, name: str) -> bool:
-        """One tick of the worker in slot ``name``; a crash puts a new worker in its place."""
-        previous, self.current = self.current, name
-        try:
-            return self.workers[name].tick()
-        except SimulatedCrash:
-            # The worker died mid-step: its lease stays behind, a new process takes its slot.
-            self.workers[name] = self.fresh(name)
-            return True
-        finally:
-            self.current = previous
-
-    def _run_others_until(self, until: float) -> None:
-        for _ in range(10_000):  # bounded, like every loop of the runner
-            if self.clock.now() >= until:
-                return
-            progressed = False
-            for name in self.names:
-                if name not in self.paused:
-                    progressed = self.tick(name) or progressed
-            if not progressed:
-                self.clock.advance(0.25)
-
-    def heal(self, fault: Any) -> None:
-        """SIGCONT: the paused worker wakes, unaware that its lease may be gone."""
-        if fault.params["action"] == "sigstop":
-            self.paused.discard(fault.target)
-
-
-def _drive(
-    orchestrator: Orchestrator,
-    scenario: Scenario,
-    clock: ManualClock,
-    pool: _WorkerPool,
-    nemesis: Nemesis,
-) -> None:
-    """Interleave logical workers with a seeded scheduler; heal; then bound the progress."""
     heal_at = ORIGIN + scenario.heal_after
-    deadline = heal_at + scenario.progress_bound
     healed = False
-    # Bounded in count as well as in virtual time, whatever the workflow does.
-    for _ in range(200_000):
-        now = clock.now()
-        if not healed and now >= heal_at:
-            nemesis.heal_all(now)
-            healed = True
-        nemesis.tick(now)
-        if now >= deadline or (orchestrator.unfinished_runs() == 0 and not nemesis.pending_time):
-            break
-        order = list(pool.names)
-        pool.rng.shuffle(order)
-        progressed = False
-        for name in order:
-            if name not in pool.paused:
-                progressed = pool.tick(name) or progressed
-        if not progressed:
-            clock.advance(0.25)
-    nemesis.heal_all(clock.now())
+
+    def nemesis_loop() -> None:
+        nonlocal healed
+        while True:
+            now = world.now
+            if not healed and now >= heal_at:
+                nemesis.heal_all(now)
+                healed = True
+            nemesis.tick(now)
+            due = [t for t in (nemesis.next_time(), None if healed else heal_at) if t is not None]
+            nemesis_bell.wait(max(min(due) - now, 0.0) if due else _LONG)
+
+    def deadline() -> float:
+        quiet_from = max(heal_at, nemesis.lasting_since or heal_at, nemesis.last_heal or heal_at)
+        return quiet_from + scenario.progress_bound
+
+    client_task = world.spawn(client, name="client", group="client")
+
+    def finished() -> bool:
+        return (
+            client_task.done
+            and not nemesis.pending_time
+            and network.in_flight == 0
+            and processes.calls_in_flight() == 0
+            and not processes.paused_to_wake()
+            and observer.unfinished_runs() == 0
+        )
+
+    with simulated_services(ledger, _Transport(network)), _virtual_sleep(world):
+        world.spawn(nemesis_loop, name="nemesis", group=WORLD_GROUP)
+        processes.start()
+        stopped = world.run(until=finished, deadline=deadline)
+        if stopped == "bound":
+            raise SimulationError(
+                f"Scenario {scenario.name!r} (seed {scenario.seed}) made {world.switches} task "
+                f"switches by virtual time {world.now - ORIGIN:.1f}s without ending: a step "
+                "that never waits (a busy loop) keeps the simulated world from moving. Give "
+                "the step a timeout and let it wait on ctx.clock."
+            )
+        progress_deadline = deadline()
+        nemesis.heal_all(world.now, final=True)
+    store_faults.remove()
+    return judge(
+        scenario,
+        "sim",
+        orchestrator,
+        ledger,
+        acknowledged,
+        progress_deadline=progress_deadline,
+        token=scenario.replay_token(),
+        started=started,
+        faults=list(nemesis.timeline),
+        origin=ORIGIN,
+        meta={
+            "stopped": stopped,
+            "virtual_seconds": round(world.now - ORIGIN, 6),
+            "task_switches": world.switches,
+            "crashes": processes.crashes,
+            "calls_in_flight_at_end": network.in_flight + processes.calls_in_flight(),
+            "submissions_refused": refused,
+            "faults_without_calls": sorted(
+                {
+                    str(f.target)
+                    for f in scenario.plan.faults
+                    if f.kind in ("network", "partition") and not network.calls[str(f.target)]
+                }
+            ),
+        },
+    )
+
+
+_LONG = 3600.0
+
+
+def _claim_cost(world: World) -> Callable[[HookEvent], None]:
+    def cost(event: HookEvent) -> None:
+        if event.point in _CLAIMS:
+            world.sleep(CLAIM_COST)
+
+    return cost
+
+
+class _Transport:
+    """Recording services' calls travel the simulated network, to the proxy of their name."""
+
+    def __init__(self, network: NetworkTwin) -> None:
+        self.network = network
+
+    def __call__(self, service: str, ctx: CallContext, send: Callable[[], Any]) -> Any:
+        return self.network.call(service, send, ctx=ctx)
+
+
+@contextmanager
+def _virtual_sleep(world: World) -> Iterator[None]:
+    """``time.sleep`` in a simulated task waits virtual time: a step written with it still
+    runs in the simulated world instead of stopping it."""
+    real = time.sleep
+
+    def sleep(seconds: Any) -> None:
+        current = world.current
+        if current is not None and greenlet.getcurrent() is current.glet:
+            world.sleep(seconds)
+        else:
+            real(seconds)
+
+    time.sleep = sleep
+    try:
+        yield
+    finally:
+        time.sleep = real
