@@ -469,6 +469,11 @@ class Worker:
         with self.store.transaction() as tx:
             tx.lock_run(claim.run_id)
             self._breaker_outcome(tx, claim, now, success=False)
+            if retry and not compensating and self._rolling_back(tx, claim.run_id):
+                # The run is being undone: a forward step that failed is not tried again (a
+                # retry would make it ready behind the rollback's back), it is compensated.
+                retry = False
+                detail["error"] += " (not retried: the run is rolling back)"
             if retry and not tx.spend_retry(claim.run_id, claim.workflow.retry_budget):
                 retry = False
                 detail["error"] += (
@@ -502,6 +507,10 @@ class Worker:
             finished = self._apply(tx, claim, plan, run_state, now)
         if finished:
             self._fire(HookPoint.RUN_FINISHED, claim)
+
+    def _rolling_back(self, tx: StoreTransaction, run_id: str) -> bool:
+        run = tx.run(run_id)
+        return run is not None and RunState(run.state) != RunState.RUNNING
 
     def _states(self, tx: StoreTransaction, run_id: str) -> tuple[dict[str, StepState], RunState]:
         run = tx.run(run_id)

@@ -11,7 +11,7 @@ from faults import InjectedFault
 from orchestrator import Orchestrator, RunStatus
 
 from ._scenario import Scenario
-from .checking import History, Judgement, Verdict, check
+from .checking import FaultWindow, History, Judgement, Verdict, check
 from .effects import Ledger
 
 
@@ -62,6 +62,7 @@ def judge(
         progress_deadline=progress_deadline,
         meta=meta,
         runs=runs,
+        faults=[FaultWindow(f.kind, f.target, f.at, f.healed_at) for f in faults],
     )
     judgement = check(history, scenario.invariants)
     judgement = Judgement(tuple(r.with_token(token) for r in judgement.results))

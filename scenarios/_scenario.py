@@ -65,6 +65,10 @@ class Scenario:
                 f"Scenario {self.name!r}: workers={self.workers!r} must be at least 1."
             )
 
+    def run_ids(self) -> list[str]:
+        """The ids its runs are submitted under, one per input, in order."""
+        return [f"{self.name}-{self.seed}-{i:04d}" for i in range(len(self.inputs))]
+
     def replay_token(self) -> str:
         """A token that names this exact case: scenario, seed and fault plan, and what was
         generated (a workflow spec, inputs) when the case came from a strategy."""

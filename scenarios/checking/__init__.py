@@ -13,12 +13,20 @@ from ._checkers import (
     check_contracts,
     check_dependency_order,
     check_duplicate_effects,
+    check_effects_after_compensation,
     check_lost_workflows,
     check_missing_compensations,
     check_progress,
     check_spurious_compensations,
 )
-from ._history import ROLLBACK_END_EVENTS, TERMINAL_RUN_EVENTS, History, LoggedEvent, event_detail
+from ._history import (
+    ROLLBACK_END_EVENTS,
+    TERMINAL_RUN_EVENTS,
+    FaultWindow,
+    History,
+    LoggedEvent,
+    event_detail,
+)
 from ._verdict import ANOMALY_KINDS, Anomaly, CheckResult, Judgement, Verdict, merge_verdicts
 
 __all__ = [
@@ -27,6 +35,7 @@ __all__ = [
     "CHECKERS",
     "CheckResult",
     "Checker",
+    "FaultWindow",
     "History",
     "Judgement",
     "LoggedEvent",
@@ -38,6 +47,7 @@ __all__ = [
     "check_contracts",
     "check_dependency_order",
     "check_duplicate_effects",
+    "check_effects_after_compensation",
     "check_lost_workflows",
     "check_missing_compensations",
     "check_progress",

@@ -390,6 +390,7 @@ def check_contracts(history: History) -> CheckResult:
     for effect in history.effects:
         (applied if effect.kind == "apply" else undone)[(effect.run_id, effect.step)] += 1
     anomalies = []
+    excused: list[str] = []
     for event in sorted(history.events, key=lambda e: e.seq):
         # The failure event only: an escalation repeats the same detail.
         if event.kind in _FAILED and event_detail(event).get("anomaly") == "contract_violation":
@@ -409,7 +410,12 @@ def check_contracts(history: History) -> CheckResult:
             and "child" not in event_detail(event)
         ):
             key = (event.run_id, event.step)
-            if applied[key] <= undone[key]:
+            in_force = history.faults_in_force(event.at)
+            if in_force:
+                # Failed while a fault was in force: the outage, not the compensation, may be
+                # why; an escalation, not a broken contract.
+                excused.append(f"{event.run_id}/{event.step}")
+            elif applied[key] <= undone[key]:
                 what = "never applied" if applied[key] == 0 else "already undone"
                 anomalies.append(
                     Anomaly(
@@ -422,8 +428,58 @@ def check_contracts(history: History) -> CheckResult:
                         f"services show its effect {what}: undoing nothing must succeed",
                     )
                 )
+    note = f"{len(history.events)} events examined"
+    if excused:
+        note += (
+            f"; {len(excused)} compensation(s) that failed while a fault was in force not "
+            f"judged ({', '.join(excused[:3])})"
+        )
+    return CheckResult.judged("contract_violation", anomalies, note)
+
+
+def check_effects_after_compensation(history: History) -> CheckResult:
+    """``effect_after_compensation``: a forward effect that landed after its own undo.
+
+    The request was sent, the step was given up on (a timeout, a lost answer, a dead worker) and
+    compensated, and only then did the service apply it: the zombie effect stands, undone by
+    nothing. Decided from the service's own times: the apply against the service's record of
+    the undo, or, when the undo found nothing to record, against the end of the compensation
+    in the orchestrator's log.
+    """
+    undo_effect: dict[tuple[str, str, str], Effect] = {}
+    for effect in history.effects:
+        if effect.kind != "apply":
+            undo_effect.setdefault((effect.service, effect.run_id, effect.step), effect)
+    compensated: dict[tuple[str, str], LoggedEvent] = {}
+    for event in sorted(history.events, key=lambda e: e.seq):
+        if event.kind == "step_compensated" and event.step is not None:
+            compensated.setdefault((event.run_id, event.step), event)
+    anomalies = []
+    for effect in sorted(history.effects, key=lambda e: e.seq):
+        if effect.kind != "apply":
+            continue
+        undo = undo_effect.get((effect.service, effect.run_id, effect.step))
+        logged = compensated.get((effect.run_id, effect.step))
+        if undo is not None and undo.seq < effect.seq:
+            when = f"after the service's undo (ledger entry {undo.seq})"
+        elif undo is None and logged is not None and effect.at > logged.at:
+            when = f"{effect.at - logged.at:.3f}s after the compensation ended (event {logged.seq})"
+        else:
+            continue
+        anomalies.append(
+            Anomaly(
+                "effect_after_compensation",
+                effect.run_id,
+                (effect.step,),
+                history.seqs(effect.run_id, effect.step),
+                f"service {effect.service!r} applied the effect of step {effect.step!r} (ledger "
+                f"entry {effect.seq}) {when}: nothing undoes it now",
+            )
+        )
     return CheckResult.judged(
-        "contract_violation", anomalies, f"{len(history.events)} events examined"
+        "effect_after_compensation",
+        anomalies,
+        f"{sum(e.kind == 'apply' for e in history.effects)} applied effects examined",
     )
 
 
@@ -436,6 +492,7 @@ CHECKERS: Mapping[str, Checker] = {
     "stuck_workflow": check_progress,
     "lost_workflow": check_lost_workflows,
     "contract_violation": check_contracts,
+    "effect_after_compensation": check_effects_after_compensation,
 }
 
 

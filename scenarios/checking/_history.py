@@ -28,6 +28,24 @@ class LoggedEvent(Protocol):
     def at(self) -> float: ...
 
 
+@dataclass(frozen=True)
+class FaultWindow:
+    """When an injected fault was in force: from ``start`` to ``end`` (None: to the end).
+
+    A crash is an instant (``start == end``); checkers use windows to tell a failure the fault
+    caused from one the workflow caused on its own.
+    """
+
+    kind: str
+    target: str
+    start: float
+    end: float | None
+
+    def covers(self, at: float) -> bool:
+        """Whether the fault was in force at ``at``."""
+        return self.start <= at and (self.end is None or at <= self.end)
+
+
 # The events that end a run, one per terminal run state; every end but completion is a rollback.
 TERMINAL_RUN_EVENTS = tuple(sorted(f"run_{state}" for state in TERMINAL_RUN_STATES))
 ROLLBACK_END_EVENTS = tuple(e for e in TERMINAL_RUN_EVENTS if e != f"run_{RunState.COMPLETED}")
@@ -51,6 +69,8 @@ class History:
     # The time by which every acknowledged run must have ended (faults healed + the progress
     # bound); None when the history states no bound, and only the end of the log counts.
     progress_deadline: float | None = None
+    # The faults injected, as windows in time (on the orchestrator's clock).
+    faults: Sequence[FaultWindow] = ()
 
     @classmethod
     def observe(
@@ -63,6 +83,7 @@ class History:
         progress_deadline: float | None = None,
         meta: Mapping[str, Any] | None = None,
         runs: Sequence[RunStatus] | None = None,
+        faults: Sequence[FaultWindow] = (),
     ) -> History:
         """The history of ``orchestrator``'s runs, judged against what the services saw.
 
@@ -92,6 +113,7 @@ class History:
             },
             run_workflows={run_id: run.workflow for run_id, run in by_id.items()},
             progress_deadline=progress_deadline,
+            faults=tuple(faults),
         )
 
     # Derived views, computed once: checkers ask for them per run and per anomaly, and a history
@@ -143,6 +165,10 @@ class History:
             family.append(current)
             todo.extend(sorted(children.get(current, ())))
         return family
+
+    def faults_in_force(self, at: float) -> list[FaultWindow]:
+        """The faults (other than instant crashes) in force at ``at``."""
+        return [f for f in self.faults if f.kind != "crash" and f.covers(at)]
 
     def seqs(self, run_id: str, step: str | None = None) -> tuple[int, ...]:
         """Sequence numbers of a run's events (of one step, if given)."""

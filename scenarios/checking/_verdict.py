@@ -35,6 +35,7 @@ ANOMALY_KINDS = (
     "stuck_workflow",
     "lost_workflow",
     "contract_violation",
+    "effect_after_compensation",
 )
 
 

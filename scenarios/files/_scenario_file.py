@@ -23,23 +23,22 @@ a bad fault is refused, naming the problem.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from faults import Fault, FaultPlan, FaultPlanError
+from faults import FaultPlan, FaultPlanError
 from orchestrator import OrchestratorError, Workflow, import_workflow
 
 from .._errors import ScenarioDefinitionError
 from .._outcome import ScenarioOutcome
 from .._scenario import Scenario
 from ..checking import CHECKERS
-from ..generation import crash_points, search
+from ..generation import crash_cases, search
 from ..real import RealSettings, real_settings, run_real, validate_real
 from ..simulation import run_in_process
 
@@ -113,15 +112,9 @@ class ScenarioFile:
         if self.explore is None:
             yield base
             return
-        points = crash_points(self.workflow)
-        groups = (
-            [(p,) for p in points]
-            if self.explore == "crash_points"
-            else itertools.combinations(points, 2)
-        )
-        for group in groups:
-            crashes = tuple(Fault.crash(point, step) for point, step in group)
-            yield replace(base, plan=FaultPlan(base.plan.faults + crashes, base.seed))
+        # Every boundary each run crosses, found by running the file's own case once (in the
+        # simulation, also for a real-mode file: the boundaries are the workflow's).
+        yield from crash_cases(base, pairs=self.explore == "crash_pairs")
 
 
 def load_scenario_file(path: str | Path) -> ScenarioFile:

@@ -1,7 +1,7 @@
 """Generation and search: Hypothesis strategies for workflows, inputs, behaviours and fault
 plans; the crash points to explore; the search that finds a failing case and shrinks it."""
 
-from ._exploration import crash_points
+from ._exploration import crash_cases, crash_points, observed_crash_points
 from ._fault_plans import fault_plans
 from ._search import SearchResult, search, search_scenarios
 from ._strategies import (
@@ -30,10 +30,12 @@ __all__ = [
     "StepSpec",
     "WorkflowSpec",
     "build_workflow",
+    "crash_cases",
     "crash_points",
     "describe_scenario",
     "fault_plans",
     "generated_scenarios",
+    "observed_crash_points",
     "scenario_from_token",
     "scenarios_around",
     "search",

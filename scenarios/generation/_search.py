@@ -1,20 +1,21 @@
 """Search for a failing fault plan, and shrink it to the smallest one.
 
-Every single crash point is tried first, in order. Then the strategy draws fault plans around a
-workflow: crash points, step faults, and their seeds.
-``hypothesis.find`` runs the scenario for each plan and returns the *smallest* plan that breaks an
-invariant: fewer faults, earlier points, smaller numbers. That minimal plan is what a person reads
-and what the replay token carries.
+:func:`search` first runs the scenario as it is, recording every durable boundary each run
+crosses; then it tries one crash at each (run by run), then pairs, then plans that Hypothesis
+draws from every fault the simulation can express. ``hypothesis.find`` returns the *smallest*
+plan that breaks an invariant: fewer faults, earlier points, smaller numbers. That minimal plan
+is what a person reads and what the replay token carries.
 
 :func:`search_scenarios` does the same over whole generated scenarios (a workflow, its inputs and
-a fault plan, see ``scenarios._strategies``): the failure shrinks to the smallest workflow and the
-smallest plan together.
+a fault plan, see ``generation._strategies``): the failure shrinks to the smallest workflow and
+the smallest plan together.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,13 +23,13 @@ from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
-from faults import Fault, FaultPlan
+from faults import FaultPlan
 
 from .._outcome import ScenarioOutcome
 from .._scenario import Scenario
 from ..simulation import run_in_process
-from ._exploration import crash_points
-from ._fault_plans import fault_plans
+from ._exploration import observed_crash_points
+from ._fault_plans import DRAWS, fault_plans
 from ._strategies import simpler_scenarios
 
 
@@ -78,33 +79,59 @@ def search(
     max_examples: int = 100,
     max_runs: int = 200,
     run: Callable[[Scenario], ScenarioOutcome] = run_in_process,
+    draws: Sequence[str] = DRAWS,
 ) -> SearchResult:
-    """Look for a fault plan that breaks ``scenario``'s invariants; shrink it if found.
+    """Look for faults that break ``scenario``'s invariants; shrink the plan if found.
 
-    ``max_examples`` bounds the search, ``max_runs`` the scenario runs in all (shrinking
+    The scenario's own faults stay in every case; the search adds to them. In order: the
+    scenario as it is (it records every durable boundary each run crosses); one crash at each
+    of those boundaries, run by run; two of them, while two thirds of the budget last; then
+    plans drawn by Hypothesis from every fault the simulation can express (crashes in any run,
+    step errors, late answers and requests, lost answers, outages that heal and that last,
+    store faults, paused workers), shrunk to the smallest that still fails.
+
+    ``draws`` limits the kinds Hypothesis draws (see ``fault_plans``). ``max_examples`` bounds
+    the drawn plans, ``max_runs`` the scenario runs in all (shrinking
     included): once they are spent, plans not run yet count as passing, so the search ends with
     the smallest failing plan found so far. Counting runs, not seconds, keeps it deterministic.
     """
     runs = _BoundedRuns(run, max_runs)
+    base = scenario.plan.faults
 
     def key(plan: FaultPlan) -> str:
         return json.dumps(plan.to_dict(), sort_keys=True)
 
     def fails(plan: FaultPlan) -> bool:
-        return runs.fails(key(plan), replace(scenario, plan=plan, seed=plan.seed))
+        whole = FaultPlan(base + plan.faults, plan.seed)
+        return runs.fails(key(whole), replace(scenario, plan=whole, seed=plan.seed))
 
-    # First every single crash point, in order: one fault that breaks an invariant is already
-    # the smallest plan there is. Only then search combinations, which Hypothesis shrinks.
-    for point, step in crash_points(scenario.workflow):
-        single = FaultPlan((Fault.crash(point, step),), scenario.seed)
+    def found(plan: FaultPlan) -> SearchResult:
+        return SearchResult(runs.seen[key(FaultPlan(base + plan.faults, plan.seed))], runs.tried)
+
+    points, dry = observed_crash_points(scenario)
+    runs.tried += 1
+    runs.seen[key(scenario.plan)] = dry
+    if dry.verdict == "invalid":
+        return SearchResult(dry, runs.tried)
+    # One fault that breaks an invariant is already the smallest plan there is; then pairs.
+    for fault in points:
+        single = FaultPlan((fault,), scenario.seed)
         if runs.tried < max_runs and fails(single):
-            return SearchResult(runs.seen[key(single)], runs.tried)
-
+            return found(single)
+    pair_budget = max_runs - (max_runs - runs.tried) // 3
+    for first, second in itertools.combinations(points, 2):
+        if runs.tried >= pair_budget:
+            break
+        pair = FaultPlan((first, second), scenario.seed)
+        if fails(pair):
+            return found(pair)
+    proxies = sorted(str(p) for p in dry.history.meta.get("proxies_called", {}))
+    plans = fault_plans(scenario.workflow, draws=draws, runs=len(scenario.inputs), proxies=proxies)
     try:
-        minimal = find(fault_plans(scenario.workflow), fails, settings=_find_settings(max_examples))
+        minimal = find(plans, fails, settings=_find_settings(max_examples))
     except NoSuchExample:
         return SearchResult(None, runs.tried)
-    return SearchResult(runs.seen[key(minimal)], runs.tried)
+    return found(minimal)
 
 
 def search_scenarios(

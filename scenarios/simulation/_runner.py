@@ -13,10 +13,12 @@ start of the last lasting fault, plus ``progress_bound``.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,13 +51,17 @@ _CLAIMS = (HookPoint.STEP_CLAIMED, HookPoint.COMPENSATION_CLAIMED)
 
 
 def run_in_process(
-    scenario: Scenario, workdir: str | os.PathLike[str] | None = None
+    scenario: Scenario,
+    workdir: str | os.PathLike[str] | None = None,
+    *,
+    listeners: Sequence[Callable[[HookEvent], None]] = (),
 ) -> ScenarioOutcome:
     """Run ``scenario`` in the simulation, its store a SQLite file in ``workdir`` (a temp dir by
-    default), and judge it."""
+    default), and judge it. ``listeners`` see every hook event (an exploration records where a
+    run can be crashed with them)."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="chaosflow-sim-", dir=_fast_tmp()) as tmp:
-            return run_in_process(scenario, tmp)
+            return run_in_process(scenario, tmp, listeners=listeners)
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
     started = (datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter())
@@ -64,6 +70,8 @@ def run_in_process(
     orchestrator = Orchestrator(Store(url, durable=False, lock_timeout=0), clock=world.clock)
     # The harness reads through a store of its own: the store faults strike the workers' one.
     observer = Orchestrator(Store(url), create_schema=False)
+    for listener in listeners:
+        orchestrator.hooks.add_listener(listener)
     try:
         return _simulate(scenario, world, orchestrator, observer, started)
     finally:
@@ -94,7 +102,7 @@ def _simulate(
     store_faults = StoreFaultInjector(
         orchestrator.store.engine, seed=scenario.seed, sleep=world.sleep
     )
-    run_ids = [f"{scenario.name}-{scenario.seed}-{i:04d}" for i in range(len(scenario.inputs))]
+    run_ids = scenario.run_ids()
     nemesis_bell = world.doorbell()
     nemesis = Nemesis(
         scenario.plan,
@@ -155,7 +163,7 @@ def _simulate(
             and observer.unfinished_runs() == 0
         )
 
-    with simulated_services(ledger, _Transport(network)), _virtual_sleep(world):
+    with simulated_services(ledger, _Transport(network)), _virtual_sleep(world), _quiet_log():
         world.spawn(nemesis_loop, name="nemesis", group=WORLD_GROUP)
         processes.start()
         stopped = world.run(until=finished, deadline=deadline)
@@ -187,6 +195,8 @@ def _simulate(
             "crashes": processes.crashes,
             "calls_in_flight_at_end": network.in_flight + processes.calls_in_flight(),
             "submissions_refused": refused,
+            "store_faults_struck": dict(sorted(Counter(store_faults.injected).items())),
+            "proxies_called": dict(sorted(network.calls.items())),
             "faults_without_calls": sorted(
                 {
                     str(f.target)
@@ -237,3 +247,16 @@ def _virtual_sleep(world: World) -> Iterator[None]:
         yield
     finally:
         time.sleep = real
+
+
+@contextmanager
+def _quiet_log() -> Iterator[None]:
+    """The orchestrator's warnings (a store that was unavailable, a lost heartbeat) are the
+    faults the scenario injected: the history holds them, the terminal need not."""
+    logger = logging.getLogger("chaosflow.orchestrator")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)

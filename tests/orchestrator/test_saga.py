@@ -415,3 +415,38 @@ def test_parallel_branches_overlap_in_time(make_orchestrator: OrchestratorFactor
     assert status.state == RunState.COMPLETED
     (l_start, l_end), (r_start, r_end) = spans["left"], spans["right"]
     assert l_start < r_end and r_start < l_end
+
+
+def test_a_step_that_fails_while_its_run_rolls_back_is_compensated_not_retried(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
+    # Found by the simulation: a forward step that failed during a rollback was scheduled for a
+    # retry, made ready behind the rollback's back, and ran after the run had ended.
+    orch = orchestrator_on(make_orchestrator)
+    undone: list[str] = []
+
+    def cancels_then_fails(ctx: StepContext) -> None:
+        orch.cancel(ctx.run_id, reason="the customer changed their mind mid-step")
+        raise ConnectionError("the service went away")  # retryable, and not definite
+
+    wf = Workflow(
+        "rollback-retry",
+        [
+            Step(
+                "a",
+                cancels_then_fails,
+                lambda ctx: undone.append(ctx.step),
+                retry=RetryPolicy(max_attempts=5, initial_interval=0.1),
+            )
+        ],
+    )
+    run_id = orch.submit(wf, {})
+    orch.run_until_quiet(max_seconds=60)
+    status = orch.status(run_id)
+    assert status.state == RunState.CANCELLED
+    kinds = [e.kind for e in orch.events(run_id) if e.step == "a"]
+    assert "step_retry_scheduled" not in kinds
+    assert kinds.count("step_claimed") == 1
+    (failed,) = [e for e in orch.events(run_id) if e.kind == "step_failed"]
+    assert "not retried: the run is rolling back" in failed.detail["error"]
+    assert undone == ["a"]  # it may have applied its effect: compensated
