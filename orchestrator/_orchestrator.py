@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
-
 from ._clock import Clock, SystemClock
 from ._definition import Workflow
 from ._errors import SerializationError, UnknownRun
@@ -17,7 +15,7 @@ from ._hooks import HookEvent, HookPoint, Hooks
 from ._registry import WorkflowRegistry
 from ._retry import db_retry
 from ._runs import cancel_run, create_run
-from ._schema import runs
+from ._statements import unfinished_runs
 from ._states import TERMINAL_RUN_STATES, RunState, StepState
 from ._store import EventRow, Store
 from ._worker import Worker
@@ -202,13 +200,9 @@ class Orchestrator:
 
     def unfinished_runs(self) -> int:
         """How many runs have not reached a terminal state."""
+        query = unfinished_runs(str(s) for s in TERMINAL_RUN_STATES)
         with self.store.engine.connect() as conn:
-            count = conn.execute(
-                select(func.count())
-                .select_from(runs)
-                .where(runs.c.state.not_in([str(s) for s in TERMINAL_RUN_STATES]))
-            ).scalar_one()
-        return int(count)
+            return int(conn.execute(query).scalar_one())
 
     def worker(self, **settings: Any) -> Worker:
         """A worker over this orchestrator's store, registry, clock and hooks."""

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -31,10 +31,25 @@ from ._schema import (
     runs,
     steps,
 )
+from ._statements import (
+    EXTEND_LEASE,
+    FINISH_LEASED,
+    INSERT_EVENT,
+    INSERT_RUN,
+    INSERT_STEPS,
+    LOCK_RUN,
+    RUN_BY_ID,
+    RUN_EXISTS,
+    SET_RUN,
+    SET_STEP,
+    SPEND_BUDGETED_RETRY,
+    SPEND_RETRY,
+    STEPS_OF_RUN,
+    claim_candidates,
+    next_due,
+    take_lease,
+)
 from ._states import StepState
-
-CLAIMABLE = (StepState.READY, StepState.COMPENSATION_READY)
-LEASED = (StepState.RUNNING, StepState.COMPENSATING)
 
 
 @dataclass(frozen=True)
@@ -205,17 +220,8 @@ class Store:
     def next_due(self, workflows: list[str]) -> float | None:
         """The earliest time a step of ``workflows`` becomes claimable that is not claimable by
         state alone: a retry's ``not_before`` or a lease's expiry; None when nothing waits."""
-        of_workflows = steps.c.run_id.in_(
-            select(runs.c.run_id).where(runs.c.workflow.in_(workflows))
-        )
-        ready = select(func.min(steps.c.not_before)).where(
-            of_workflows & steps.c.state.in_([str(s) for s in CLAIMABLE])
-        )
-        leased = select(func.min(steps.c.lease_expires_at)).where(
-            of_workflows & steps.c.state.in_([str(s) for s in LEASED])
-        )
         with self.engine.connect() as conn:
-            row = conn.execute(select(ready.scalar_subquery(), leased.scalar_subquery())).one()
+            row = conn.execute(next_due(tuple(workflows))).one()
         due = [value for value in row if value is not None]
         return min(due) if due else None
 
@@ -223,10 +229,24 @@ class Store:
         """Close every pooled connection."""
         self.engine.dispose()
 
+    def clear_work_listeners(self) -> None:
+        """Forget every listener :meth:`on_work` added."""
+        self._commit_listeners.clear()
+
+    def reset(self) -> None:
+        """Delete every run, step, event and breaker (the schema stays).
+
+        For a simulation that reuses one store for many cases; never for a store in use. Event
+        numbers start at 1 again (on SQLite, whose rowids restart after the table is emptied).
+        """
+        with self.engine.begin() as conn:
+            for table in (events, steps, runs, breakers):
+                conn.execute(table.delete())
+
     def run(self, run_id: str) -> RunRow | None:
         """A run's row, or None when the store does not know it."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(runs).where(runs.c.run_id == run_id)).one_or_none()
+            row = conn.execute(RUN_BY_ID, {"b_run": run_id}).one_or_none()
         return RunRow(**row._mapping) if row else None
 
     def runs(self) -> list[RunRow]:
@@ -262,19 +282,17 @@ class StoreTransaction:
 
     def insert_run(self, row: Mapping[str, Any], step_states: Mapping[str, StepState]) -> bool:
         """Insert a run and its steps; False when the run id exists already (idempotent submit)."""
-        exists = self.conn.execute(
-            select(runs.c.run_id).where(runs.c.run_id == row["run_id"])
-        ).scalar()
+        exists = self.conn.execute(RUN_EXISTS, {"b_run": row["run_id"]}).scalar()
         if exists is not None:
             return False
         try:
-            self.conn.execute(insert(runs).values(**row))
+            self.conn.execute(INSERT_RUN, dict(row))
         except IntegrityError:
             return False
         now = row["created_at"]
         self.wakes = True
         self.conn.execute(
-            insert(steps),
+            INSERT_STEPS,
             [
                 {
                     "run_id": row["run_id"],
@@ -291,7 +309,7 @@ class StoreTransaction:
 
     def run(self, run_id: str) -> RunRow | None:
         """The run's row inside this transaction."""
-        row = self.conn.execute(select(runs).where(runs.c.run_id == run_id)).one_or_none()
+        row = self.conn.execute(RUN_BY_ID, {"b_run": run_id}).one_or_none()
         return RunRow(**row._mapping) if row else None
 
     def lock_run(self, run_id: str) -> None:
@@ -303,22 +321,11 @@ class StoreTransaction:
         write transactions (BEGIN IMMEDIATE) are serial already.
         """
         if not self._is_sqlite:
-            self.conn.execute(
-                select(runs.c.run_id).where(runs.c.run_id == run_id).with_for_update()
-            )
+            self.conn.execute(LOCK_RUN, {"b_run": run_id})
 
     def steps(self, run_id: str) -> dict[str, StepRow]:
         """The run's steps inside this transaction."""
-        rows = self.conn.execute(
-            select(
-                steps.c.run_id,
-                steps.c.step,
-                steps.c.state,
-                steps.c.attempt,
-                steps.c.lease_token,
-                steps.c.output,
-            ).where(steps.c.run_id == run_id)
-        ).all()
+        rows = self.conn.execute(STEPS_OF_RUN, {"b_run": run_id}).all()
         return {
             row.step: StepRow(
                 row.run_id, row.step, StepState(row.state), row.attempt, row.lease_token, row.output
@@ -330,21 +337,10 @@ class StoreTransaction:
         self, now: float, limit: int, workflows: list[str]
     ) -> list[tuple[str, str, str, str | None]]:
         """Steps of ``workflows`` that may be claimed now: ready ones and expired leases."""
-        query = (
-            select(steps.c.run_id, steps.c.step, steps.c.state, steps.c.lease_token)
-            .select_from(steps.join(runs, runs.c.run_id == steps.c.run_id))
-            .where(runs.c.workflow.in_(workflows))
-            .where(
-                ((steps.c.state.in_([str(s) for s in CLAIMABLE])) & (steps.c.not_before <= now))
-                | ((steps.c.state.in_([str(s) for s in LEASED])) & (steps.c.lease_expires_at < now))
-            )
-            .order_by(steps.c.not_before)
-            .limit(limit)
-        )
-        if not self._is_sqlite:
-            # Many workers on many hosts: each skips rows another is claiming instead of waiting.
-            query = query.with_for_update(skip_locked=True, of=steps)
-        return [tuple(row) for row in self.conn.execute(query).all()]
+        query = claim_candidates(tuple(workflows), for_update=not self._is_sqlite)
+        params = {"b_now": now, "b_limit": limit}
+        rows = self.conn.execute(query, params).all()
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
 
     def take_lease(
         self,
@@ -359,25 +355,19 @@ class StoreTransaction:
     ) -> tuple[str, int] | None:
         """Move a candidate to its leased state; returns (token, attempt) or None if it moved."""
         token = str(uuid.uuid4())
-        condition = (
-            (steps.c.run_id == run_id) & (steps.c.step == step) & (steps.c.state == old_state)
-        )
-        condition &= (
-            steps.c.lease_token.is_(None) if old_token is None else steps.c.lease_token == old_token
-        )
-        result = self.conn.execute(
-            update(steps)
-            .where(condition)
-            .values(
-                state=new_state,
-                attempt=steps.c.attempt + 1,
-                lease_token=token,
-                lease_owner=worker_id,
-                lease_expires_at=expires_at,
-                updated_at=now,
-            )
-            .returning(steps.c.attempt)
-        ).one_or_none()
+        params = {
+            "b_run": run_id,
+            "b_step": step,
+            "b_state": old_state,
+            "state": new_state,
+            "lease_token": token,
+            "lease_owner": worker_id,
+            "lease_expires_at": expires_at,
+            "updated_at": now,
+        }
+        if old_token is not None:
+            params["b_token"] = old_token
+        result = self.conn.execute(take_lease(held=old_token is not None), params).one_or_none()
         return (token, int(result.attempt)) if result else None
 
     def finish_leased(
@@ -385,50 +375,36 @@ class StoreTransaction:
     ) -> bool:
         """Release a lease with a new state, fenced: False when the lease was taken over."""
         self.wakes = True
-        result = self.conn.execute(
-            update(steps)
-            .where(
-                (steps.c.run_id == run_id) & (steps.c.step == step) & (steps.c.lease_token == token)
-            )
-            .values(
-                state=new_state,
-                lease_token=None,
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-                **values,
-            )
-        )
-        return result.rowcount == 1
+        params = {
+            "b_run": run_id,
+            "b_step": step,
+            "b_token": token,
+            "state": new_state,
+            "lease_token": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+            **values,
+        }
+        return self.conn.execute(FINISH_LEASED, params).rowcount == 1
 
     def extend_lease(self, run_id: str, step: str, token: str, expires_at: float) -> bool:
         """Push a held lease's expiry out (a heartbeat); False when the lease was taken over."""
-        result = self.conn.execute(
-            update(steps)
-            .where(
-                (steps.c.run_id == run_id) & (steps.c.step == step) & (steps.c.lease_token == token)
-            )
-            .values(lease_expires_at=expires_at)
-        )
-        return result.rowcount == 1
+        params = {"b_run": run_id, "b_step": step, "b_token": token, "lease_expires_at": expires_at}
+        return self.conn.execute(EXTEND_LEASE, params).rowcount == 1
 
     def set_step_state(self, run_id: str, step: str, state: str, now: float, **values: Any) -> None:
         """Move a step that no lease holds (readiness, skips, scheduling of compensations)."""
         self.wakes = True
-        self.conn.execute(
-            update(steps)
-            .where((steps.c.run_id == run_id) & (steps.c.step == step))
-            .values(state=state, updated_at=now, **values)
-        )
+        params = {"b_run": run_id, "b_step": step, "state": state, "updated_at": now, **values}
+        self.conn.execute(SET_STEP, params)
 
     def spend_retry(self, run_id: str, budget: int | None) -> bool:
         """Spend one retry of the run's budget; False when the budget is used up."""
-        condition = runs.c.run_id == run_id
-        if budget is not None:
-            condition &= runs.c.retries_used < budget
-        result = self.conn.execute(
-            update(runs).where(condition).values(retries_used=runs.c.retries_used + 1)
-        )
+        if budget is None:
+            result = self.conn.execute(SPEND_RETRY, {"b_run": run_id})
+        else:
+            result = self.conn.execute(SPEND_BUDGETED_RETRY, {"b_run": run_id, "b_budget": budget})
         return result.rowcount == 1
 
     def breaker(self, resource: str) -> dict[str, Any]:
@@ -450,9 +426,7 @@ class StoreTransaction:
 
     def set_run_state(self, run_id: str, state: str, now: float) -> None:
         """Move a run to ``state``."""
-        self.conn.execute(
-            update(runs).where(runs.c.run_id == run_id).values(state=state, updated_at=now)
-        )
+        self.conn.execute(SET_RUN, {"b_run": run_id, "state": state, "updated_at": now})
 
     def append_event(
         self,
@@ -467,13 +441,14 @@ class StoreTransaction:
     ) -> None:
         """Append one entry to the event log."""
         self.conn.execute(
-            insert(events).values(
-                run_id=run_id,
-                step=step,
-                kind=kind,
-                attempt=attempt,
-                worker_id=worker_id,
-                at=at,
-                detail=json.dumps(dict(detail or {}), sort_keys=True),
-            )
+            INSERT_EVENT,
+            {
+                "run_id": run_id,
+                "step": step,
+                "kind": kind,
+                "attempt": attempt,
+                "worker_id": worker_id,
+                "at": at,
+                "detail": json.dumps(dict(detail or {}), sort_keys=True),
+            },
         )

@@ -29,12 +29,13 @@ from ._registry import WorkflowRegistry
 from ._retry import db_retry
 from ._runs import child_run_id, create_run, write_plan
 from ._runtime import Doorbell, Runtime, ThreadRuntime
+from ._statements import LEASED
 from ._states import (
     RunState,
     StepState,
     next_step_state,
 )
-from ._store import LEASED, Store, StoreTransaction
+from ._store import Store, StoreTransaction
 
 log = logging.getLogger("chaosflow.orchestrator")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -33,12 +32,13 @@ from faults import (
     StepFaultInjector,
     StoreFaultInjector,
 )
-from orchestrator import HookEvent, HookPoint, Orchestrator, Store
+from orchestrator import HookEvent, HookPoint, Orchestrator
 
 from .._outcome import ScenarioOutcome, judge
 from .._scenario import Scenario
 from ..effects import CallContext, MemoryLedger, simulated_services
 from ._processes import SimulatedProcesses
+from ._stores import simulation_store
 from ._world import WORLD_GROUP, SimulationError, World
 
 ORIGIN = 1_000_000.0  # the virtual clock's start: far from 0, so offsets are never negative
@@ -59,30 +59,18 @@ def run_in_process(
     """Run ``scenario`` in the simulation, its store a SQLite file in ``workdir`` (a temp dir by
     default), and judge it. ``listeners`` see every hook event (an exploration records where a
     run can be crashed with them)."""
-    if workdir is None:
-        with tempfile.TemporaryDirectory(prefix="chaosflow-sim-", dir=_fast_tmp()) as tmp:
-            return run_in_process(scenario, tmp, listeners=listeners)
-    folder = Path(workdir)
-    folder.mkdir(parents=True, exist_ok=True)
     started = (datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter())
-    url = f"sqlite:///{folder / 'store.db'}"
-    world = World(seed=scenario.seed, start=ORIGIN)
-    orchestrator = Orchestrator(Store(url, durable=False, lock_timeout=0), clock=world.clock)
-    # The harness reads through a store of its own: the store faults strike the workers' one.
-    observer = Orchestrator(Store(url), create_schema=False)
-    for listener in listeners:
-        orchestrator.hooks.add_listener(listener)
-    try:
-        return _simulate(scenario, world, orchestrator, observer, started)
-    finally:
-        world.stop()
-        orchestrator.store.dispose()
-        observer.store.dispose()
-
-
-def _fast_tmp() -> str | None:
-    # A memory-backed folder where the machine has one: the store never needs a disk here.
-    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    folder = None if workdir is None else Path(workdir)
+    with simulation_store(folder) as (store, observing):
+        world = World(seed=scenario.seed, start=ORIGIN)
+        orchestrator = Orchestrator(store, clock=world.clock, create_schema=False)
+        observer = Orchestrator(observing, create_schema=False)
+        for listener in listeners:
+            orchestrator.hooks.add_listener(listener)
+        try:
+            return _simulate(scenario, world, orchestrator, observer, started)
+        finally:
+            world.stop()
 
 
 def _simulate(
@@ -163,20 +151,22 @@ def _simulate(
             and observer.unfinished_runs() == 0
         )
 
-    with simulated_services(ledger, _Transport(network)), _virtual_sleep(world), _quiet_log():
-        world.spawn(nemesis_loop, name="nemesis", group=WORLD_GROUP)
-        processes.start()
-        stopped = world.run(until=finished, deadline=deadline)
-        if stopped == "bound":
-            raise SimulationError(
-                f"Scenario {scenario.name!r} (seed {scenario.seed}) made {world.switches} task "
-                f"switches by virtual time {world.now - ORIGIN:.1f}s without ending: a step "
-                "that never waits (a busy loop) keeps the simulated world from moving. Give "
-                "the step a timeout and let it wait on ctx.clock."
-            )
-        progress_deadline = deadline()
-        nemesis.heal_all(world.now, final=True)
-    store_faults.remove()
+    try:
+        with simulated_services(ledger, _Transport(network)), _virtual_sleep(world), _quiet_log():
+            world.spawn(nemesis_loop, name="nemesis", group=WORLD_GROUP)
+            processes.start()
+            stopped = world.run(until=finished, deadline=deadline)
+            if stopped == "bound":
+                raise SimulationError(
+                    f"Scenario {scenario.name!r} (seed {scenario.seed}) made {world.switches} "
+                    f"task switches by virtual time {world.now - ORIGIN:.1f}s without ending: a "
+                    "step that never waits (a busy loop) keeps the simulated world from moving. "
+                    "Give the step a timeout and let it wait on ctx.clock."
+                )
+            progress_deadline = deadline()
+            nemesis.heal_all(world.now, final=True)
+    finally:
+        store_faults.remove()
     return judge(
         scenario,
         "sim",
