@@ -53,6 +53,8 @@ class InjectedFault:
     at: float
     detail: str = ""
     healed_at: float | None = None
+    # For a step fault: whether it strikes the step's action or its compensation.
+    purpose: str | None = None
 
 
 @dataclass

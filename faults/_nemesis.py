@@ -187,6 +187,8 @@ class Nemesis:
         # Recorded before it is carried out: a fault may end its caller (a SIGKILL of the
         # very process whose hook triggered it), and it struck all the same.
         record = InjectedFault(fault.kind, f"{fault.target or where}", now, fault.describe())
+        if fault.kind == "step":
+            record.purpose = str(fault.params.get("purpose", "action"))
         heal_at = None
         if isinstance(fault.duration, int | float):
             heal_at = now + fault.duration

@@ -12,6 +12,7 @@ Each is applied with ``probability`` per statement or commit, from a seeded gene
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -51,7 +52,10 @@ class StoreFaultInjector:
         """Switch a store fault on."""
         with self._lock:
             self._active.append(fault)
-        return f"on {self.engine.url.render_as_string(hide_password=True)}"
+        # The backend and the database's name, not its folder: a simulation's temp folder
+        # must not make two runs of one seed differ.
+        url = self.engine.url
+        return f"on the {url.get_backend_name()} store {os.path.basename(url.database or '')!r}"
 
     def heal(self, fault: Any) -> None:
         """Switch it off."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -67,9 +68,12 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Seconds to wait before attempt ``attempt + 1``, after attempt ``attempt`` failed."""
-        ceiling = min(
-            self.max_interval, self.initial_interval * self.backoff_coefficient ** (attempt - 1)
-        )
+        ceiling = self.max_interval
+        if self.initial_interval < self.max_interval:
+            # In logarithms: the thousandth retry of a storm must not overflow a float.
+            growth = (attempt - 1) * math.log(self.backoff_coefficient)
+            if growth < math.log(self.max_interval / self.initial_interval):
+                ceiling = self.initial_interval * math.exp(growth)
         return rng.uniform(0, ceiling) if self.jitter else ceiling
 
     def retryable(self, error: BaseException) -> bool:

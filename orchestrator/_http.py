@@ -260,7 +260,7 @@ def _build_app(
     @app.get("/health")
     def health() -> HealthBody:
         """``ok`` when the store answers a query; 503 when it does not."""
-        with orchestrator.store.engine.connect() as conn:
+        with orchestrator.store.reading() as conn:
             conn.execute(text("SELECT 1"))
         return HealthBody(status="ok")
 

@@ -201,7 +201,7 @@ class Orchestrator:
     def unfinished_runs(self) -> int:
         """How many runs have not reached a terminal state."""
         query = unfinished_runs(str(s) for s in TERMINAL_RUN_STATES)
-        with self.store.engine.connect() as conn:
+        with self.store.reading() as conn:
             return int(conn.execute(query).scalar_one())
 
     def worker(self, **settings: Any) -> Worker:

@@ -95,6 +95,10 @@ class EventRow:
     detail: Mapping[str, Any]
 
 
+# The execution option that marks a connection as a reader (see ``Store.reading``).
+READ_ONLY = "chaosflow_read_only"
+
+
 def masked_url(url: str) -> str:
     """``url`` with its password hidden, for error messages and logs."""
     try:
@@ -117,7 +121,10 @@ def _configure_sqlite(engine: Engine, *, durable: bool, lock_timeout: float) -> 
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader takes no write lock: it must never wait behind a writer, nor block one (a
+        # harness counting runs while a frozen worker holds the lock, say).
+        reading = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def create_store_engine(url: str, *, durable: bool = True, lock_timeout: float = 30.0) -> Engine:
@@ -220,10 +227,17 @@ class Store:
     def next_due(self, workflows: list[str]) -> float | None:
         """The earliest time a step of ``workflows`` becomes claimable that is not claimable by
         state alone: a retry's ``not_before`` or a lease's expiry; None when nothing waits."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(next_due(tuple(workflows))).one()
         due = [value for value in row if value is not None]
         return min(due) if due else None
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reads only: on SQLite it takes no write lock (a deferred BEGIN)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            yield conn
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -245,19 +259,19 @@ class Store:
 
     def run(self, run_id: str) -> RunRow | None:
         """A run's row, or None when the store does not know it."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(RUN_BY_ID, {"b_run": run_id}).one_or_none()
         return RunRow(**row._mapping) if row else None
 
     def runs(self) -> list[RunRow]:
         """Every run, oldest first."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             rows = conn.execute(select(runs).order_by(runs.c.created_at, runs.c.run_id)).all()
         return [RunRow(**row._mapping) for row in rows]
 
     def step_rows(self, run_id: str) -> list[dict[str, Any]]:
         """A run's steps as plain dicts."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             rows = conn.execute(select(steps).where(steps.c.run_id == run_id)).all()
         return [dict(row._mapping) for row in rows]
 
@@ -266,7 +280,7 @@ class Store:
         query = select(events).where(events.c.seq > after_seq).order_by(events.c.seq)
         if run_id is not None:
             query = query.where(events.c.run_id == run_id)
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             rows = conn.execute(query).all()
         return [EventRow(**{**row._mapping, "detail": json.loads(row.detail)}) for row in rows]
 

@@ -41,6 +41,8 @@ log = logging.getLogger("chaosflow.orchestrator")
 
 # The shortest idle wait: a due time that has just passed is claimable in the next round.
 _MIN_IDLE_WAIT = 0.001
+# How close to a step's deadline counts as reaching it.
+_EPSILON = 1e-9
 # The first wait after the store failed a claim; it doubles up to two seconds.
 _STORE_BACKOFF = 0.05
 
@@ -404,7 +406,11 @@ class Worker:
             waited += max(wait, 0.0)
             if not task.is_alive():
                 break
-            if timeout is not None and (waited >= timeout or self.clock.now() - started >= timeout):
+            # Within a nanosecond counts as reached: far from the epoch a float cannot tell a
+            # deadline from a moment just before it, and the wait would never end.
+            if timeout is not None and (
+                waited >= timeout - _EPSILON or self.clock.now() - started >= timeout - _EPSILON
+            ):
                 raise _timed_out(context, timeout)
             if held:
                 held = self._heartbeat(claim)

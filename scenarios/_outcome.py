@@ -62,7 +62,7 @@ def judge(
         progress_deadline=progress_deadline,
         meta=meta,
         runs=runs,
-        faults=[FaultWindow(f.kind, f.target, f.at, f.healed_at) for f in faults],
+        faults=[FaultWindow(f.kind, f.target, f.at, f.healed_at, f.purpose) for f in faults],
     )
     judgement = check(history, scenario.invariants)
     judgement = Judgement(tuple(r.with_token(token) for r in judgement.results))

@@ -31,10 +31,12 @@ class Scenario:
     seed: int = 0
     workers: int = 2
     lease_seconds: float = 5.0
-    # Virtual seconds after the start at which every fault still in force is healed.
-    heal_after: float = 120.0
-    # The progress bound: virtual seconds after the heal by which every run must have ended.
-    progress_bound: float = 600.0
+    # Seconds after the start at which every fault still in force is healed, but the lasting
+    # ones (``duration: forever``); virtual in the simulation, wall-clock in real mode.
+    heal_after: float = 60.0
+    # The progress bound: seconds after the heal (or after the last lasting fault started, if
+    # later) by which every run must have ended.
+    progress_bound: float = 120.0
     # Which steps talk through which (simulated) proxy, for network faults.
     routes: Mapping[str, Sequence[str]] = field(default_factory=dict)
     # The scenario file this case came from, so its replay token can find it again.

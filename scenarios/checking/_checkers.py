@@ -410,7 +410,7 @@ def check_contracts(history: History) -> CheckResult:
             and "child" not in event_detail(event)
         ):
             key = (event.run_id, event.step)
-            in_force = history.faults_in_force(event.at)
+            in_force = history.faults_in_force(event.at, compensation_of=event.step)
             if in_force:
                 # Failed while a fault was in force: the outage, not the compensation, may be
                 # why; an escalation, not a broken contract.

@@ -40,6 +40,7 @@ class FaultWindow:
     target: str
     start: float
     end: float | None
+    purpose: str | None = None  # a step fault's: action or compensation
 
     def covers(self, at: float) -> bool:
         """Whether the fault was in force at ``at``."""
@@ -166,9 +167,22 @@ class History:
             todo.extend(sorted(children.get(current, ())))
         return family
 
-    def faults_in_force(self, at: float) -> list[FaultWindow]:
-        """The faults (other than instant crashes) in force at ``at``."""
-        return [f for f in self.faults if f.kind != "crash" and f.covers(at)]
+    def faults_in_force(
+        self, at: float, *, compensation_of: str | None = None
+    ) -> list[FaultWindow]:
+        """The faults (other than instant crashes) in force at ``at``; with ``compensation_of``
+        only those that could hit that step's compensation (a step fault on an action cannot)."""
+        return [
+            f
+            for f in self.faults
+            if f.kind != "crash"
+            and f.covers(at)
+            and not (
+                compensation_of is not None
+                and f.kind == "step"
+                and (f.purpose != "compensation" or f.target not in (compensation_of, "-"))
+            )
+        ]
 
     def seqs(self, run_id: str, step: str | None = None) -> tuple[int, ...]:
         """Sequence numbers of a run's events (of one step, if given)."""

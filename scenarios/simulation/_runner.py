@@ -43,9 +43,10 @@ from ._world import WORLD_GROUP, SimulationError, World
 
 ORIGIN = 1_000_000.0  # the virtual clock's start: far from 0, so offsets are never negative
 
-# What a claim costs in virtual time: the store round trips of a worker picking up a step. It
-# is what makes a retry storm with no backoff spend time, and so reach the progress deadline.
-CLAIM_COST = 0.01
+# What picking up a step costs in virtual time: the store round trips of the claim and the
+# record, and the service's round trip. It is what makes a retry storm with no backoff spend
+# time, and so reach the progress deadline instead of spinning in one instant.
+CLAIM_COST = 0.05
 
 _CLAIMS = (HookPoint.STEP_CLAIMED, HookPoint.COMPENSATION_CLAIMED)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 from collections.abc import Callable
 from typing import Any
@@ -252,9 +253,12 @@ class World:
             if timeout <= 0 and waiters is None:
                 self._make_ready(task)  # a yield: others that can run now go first
             else:
-                heapq.heappush(
-                    self._timers, (self.now + max(timeout, 0.0), next(self._seq), task, token)
-                )
+                at = self.now + max(timeout, 0.0)
+                if timeout > 0 and at <= self.now:
+                    # Too short to add to a time this large: the next representable instant,
+                    # so a positive wait always lets time move on.
+                    at = math.nextafter(self.now, math.inf)
+                heapq.heappush(self._timers, (at, next(self._seq), task, token))
         self._park(task)
         return task.woken_by_event
 
