@@ -11,8 +11,13 @@ import networkx as nx
 
 from ._breaker import CircuitBreaker
 from ._clock import Clock
-from ._errors import DefinitionError
+from ._errors import ContractViolation, DefinitionError, SerializationError, StepTimeout
+from ._failures import qualified_name, resolve_error_type
 from ._routing import Condition
+
+# Failures whose effect may stand (the action ran, or may have): no declaration makes them
+# definite, so a type that covers one of them cannot be declared definite.
+_NEVER_DEFINITE = (StepTimeout, SerializationError, ContractViolation)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,9 @@ class Step:
     # Contracts checked at run time: a broken one fails the step for good (no retry).
     precondition: Callable[[StepContext], bool] | None = None
     postcondition: Callable[[StepContext, Any], bool] | None = None
+    # Exception types (or their 'module.Name') that mean the service refused, so the action
+    # applied nothing: a step failing with one is not compensated. BusinessError always is.
+    definite_errors: tuple[type[BaseException] | str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -125,6 +133,41 @@ class Step:
         if isinstance(self.after, str):
             # A lone string would be read as a tuple of characters.
             object.__setattr__(self, "after", (self.after,))
+        object.__setattr__(self, "definite_errors", self._definite_types())
+
+    def _definite_types(self) -> tuple[type[BaseException], ...]:
+        declared = self.definite_errors
+        if isinstance(declared, str | type):
+            declared = (declared,)
+        found: list[type[BaseException]] = []
+        for item in declared:
+            kind = resolve_error_type(item) if isinstance(item, str) else item
+            if not (isinstance(kind, type) and issubclass(kind, Exception)):
+                raise DefinitionError(
+                    f"Step {self.name!r}: definite_errors contains {item!r}, which is not an "
+                    "Exception subclass. Declare the exception types that mean the service "
+                    "refused (e.g. definite_errors=(CardDeclined,))."
+                )
+            covered = [qualified_name(e) for e in _NEVER_DEFINITE if issubclass(e, kind)]
+            if covered:
+                raise DefinitionError(
+                    f"Step {self.name!r}: definite_errors contains {qualified_name(kind)!r}, "
+                    f"which covers {', '.join(covered)}: a step that timed out or whose action "
+                    "ran may have applied its effect, so it must be compensated. Declare the "
+                    "narrower types the service raises when it refuses."
+                )
+            if self.subworkflow is not None:
+                raise DefinitionError(
+                    f"Step {self.name!r} runs a sub-workflow, whose failure is its child run's "
+                    "rollback: definite_errors does not apply. Declare them on the child's steps."
+                )
+            found.append(kind)
+        return tuple(found)
+
+    @property
+    def definite_error_names(self) -> tuple[str, ...]:
+        """The declared definite error types by qualified name: the serialisable form."""
+        return tuple(qualified_name(kind) for kind in self.definite_errors)  # type: ignore[arg-type]
 
 
 class Workflow:
@@ -234,6 +277,7 @@ class Workflow:
             f"{name}<{','.join(sorted(step.after))}>{'c' if step.compensation else ''}"
             f"{step.when.to_dict() if step.when else ''}"
             f"{'/' + step.subworkflow.fingerprint() if step.subworkflow else ''}"
+            f"{'!' + ','.join(step.definite_error_names) if step.definite_errors else ''}"
             for name, step in sorted(self.steps.items())
         ]
         return ";".join(parts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from examples.order_saga import DEMO_ORDERS, order_saga
-from orchestrator import MAX_BODY_BYTES, Orchestrator, create_app, serve_http
+from orchestrator import MAX_BODY_BYTES, Orchestrator, create_app, input_digest, serve_http
 
 with warnings.catch_warnings():
     # This starlette wants the `httpx2` fork for its TestClient; httpx works and is what we ship.
@@ -51,14 +52,20 @@ def test_submit_answers_202_with_a_run_id_and_the_run_is_stored(
     assert orchestrator.status(run_id).workflow == "order"
 
 
-def test_resubmitting_a_run_id_is_idempotent(
+def test_resubmitting_a_run_id_is_idempotent_and_another_input_a_409(
     client: TestClient, orchestrator: Orchestrator
 ) -> None:
     body = {"workflow": "order", "input": ORDER, "run_id": "order-42", "correlation_id": "c-1"}
     first = client.post("/runs", json=body)
-    again = client.post("/runs", json={**body, "input": DEMO_ORDERS[1]})
+    again = client.post("/runs", json=body)
+    assert first.status_code == again.status_code == 202
     assert first.json() == again.json() == {"run_id": "order-42"}
+    other = client.post("/runs", json={**body, "input": DEMO_ORDERS[1]})
+    assert other.status_code == 409
+    error = other.json()["error"]
+    assert input_digest(ORDER) in error and input_digest(DEMO_ORDERS[1]) in error
     assert len(orchestrator.runs()) == 1
+    assert json.loads(orchestrator.store.run("order-42").input) == ORDER  # type: ignore[union-attr]
 
 
 def test_status_gives_the_run_as_to_dict_does(

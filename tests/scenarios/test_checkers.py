@@ -73,7 +73,7 @@ def test_one_apply_and_one_compensation_are_not_duplicates() -> None:
 
 
 def test_missing_compensation_only_for_rolled_back_runs() -> None:
-    events = [Ev(1, "r1", None, "run_compensated"), Ev(2, "r2", None, "run_completed")]
+    events = [Ev(1, "r1", None, "run_rolled_back"), Ev(2, "r2", None, "run_completed")]
     effects = [
         effect(1, "stock", "apply", "r1", "reserve"),
         effect(2, "payment", "apply", "r1", "charge"),
@@ -143,9 +143,9 @@ def test_progress_counts_a_run_that_ended_after_the_bound_as_stuck() -> None:
 
 def test_spurious_compensation_an_undo_of_nothing_and_an_undo_of_a_completed_run() -> None:
     events = [
-        Ev(1, "r1", None, "run_compensated"),
+        Ev(1, "r1", None, "run_rolled_back"),
         Ev(2, "r2", None, "run_completed"),
-        Ev(3, "r3", None, "run_compensated"),
+        Ev(3, "r3", None, "run_rolled_back"),
     ]
     effects = [
         effect(1, "payment", "compensate", "r1", "charge"),  # a refund with no charge
@@ -256,7 +256,7 @@ def test_a_parent_rolling_back_must_undo_its_completed_childs_effects() -> None:
         Ev(1, "p", None, "run_submitted"),
         Ev(2, "p.sub", None, "run_submitted", detail={"parent": {"run_id": "p", "step": "sub"}}),
         Ev(3, "p.sub", None, "run_completed"),
-        Ev(4, "p", None, "run_compensated"),
+        Ev(4, "p", None, "run_rolled_back"),
     ]
     effects = [
         effect(1, "stock", "apply", "p", "reserve"),

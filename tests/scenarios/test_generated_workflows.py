@@ -113,7 +113,7 @@ def test_behaviours_do_what_they_say() -> None:
     outcome = run_in_process(Scenario("behaviours", workflow, payloads, invariants=INVARIANTS))
     assert_valid(outcome)
     first, second = outcome.runs
-    assert (first.state, second.state) == ("completed", "compensated")
+    assert (first.state, second.state) == ("completed", "rolled_back")
     applied = [(e.run_id[-1], e.step, e.kind) for e in outcome.history.effects]
     # Run 0: s0 failed twice before its one effect, s1 applied, s2 calls nothing.
     # Run 1: s1 refused before calling stock; s0's payment was undone.
