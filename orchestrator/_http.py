@@ -23,11 +23,13 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ._errors import (
     IllegalTransition,
@@ -244,6 +246,7 @@ def build_app(
         status_code=202,
         dependencies=guarded,
         responses=answers(400, 404, 409, 422, 503),
+        operation_id="submit_run",
     )
     def submit_run(body: SubmitRequest) -> SubmitResponse:
         """Start a run of ``workflow``.
@@ -265,7 +268,7 @@ def build_app(
             raise _ApiError(409, str(error)) from None
         return SubmitResponse(run_id=run_id)
 
-    @app.get("/runs", dependencies=guarded, responses=answers(422, 503))
+    @app.get("/runs", dependencies=guarded, responses=answers(422, 503), operation_id="list_runs")
     def list_runs(
         state: Annotated[RunState | None, Query(description="only runs in this state")] = None,
         workflow: Annotated[
@@ -308,12 +311,22 @@ def build_app(
         )
         return RunPageBody.model_validate(page.to_dict())
 
-    @app.get("/runs/{run_id}", dependencies=guarded, responses=answers(404, 422, 503))
+    @app.get(
+        "/runs/{run_id}",
+        dependencies=guarded,
+        responses=answers(404, 422, 503),
+        operation_id="run_status",
+    )
     def run_status(run_id: RunId) -> RunStatusBody:
         """The run's state, its steps' states, outputs and last errors, and why it failed."""
         return RunStatusBody.model_validate(_status(orchestrator, run_id))
 
-    @app.post("/runs/{run_id}/cancel", dependencies=guarded, responses=answers(404, 409, 422, 503))
+    @app.post(
+        "/runs/{run_id}/cancel",
+        dependencies=guarded,
+        responses=answers(404, 409, 422, 503),
+        operation_id="cancel_run",
+    )
     def cancel_run(run_id: RunId) -> RunStatusBody:
         """Cancel a running run: what did not start is skipped, the rest is compensated.
 
@@ -327,7 +340,12 @@ def build_app(
             raise _ApiError(409, str(error)) from None
         return RunStatusBody.model_validate(status.to_dict())
 
-    @app.get("/runs/{run_id}/events", dependencies=guarded, responses=answers(404, 422, 503))
+    @app.get(
+        "/runs/{run_id}/events",
+        dependencies=guarded,
+        responses=answers(404, 422, 503),
+        operation_id="run_events",
+    )
     def run_events(run_id: RunId) -> list[EventBody]:
         """The run's event log, in order."""
         _status(orchestrator, run_id)
@@ -344,14 +362,48 @@ def build_app(
             for row in orchestrator.events(run_id)
         ]
 
-    @app.get("/health", responses=error_responses(413, 503))
+    @app.get("/health", responses=error_responses(413, 503), operation_id="health")
     def health() -> HealthBody:
         """``ok`` when the store answers a query; 503 when it does not."""
         with orchestrator.store.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return HealthBody(status="ok")
 
+    _document(app, orchestrator)
     return app
+
+
+# Where a submitted run's id leads: OpenAPI links, so clients (and schemathesis' stateful
+# tests) can follow a submission to the run it made.
+_RUN_LINKS = {
+    name: {"operationId": operation, "parameters": {"run_id": "$response.body#/run_id"}}
+    for name, operation in (
+        ("status", "run_status"),
+        ("events", "run_events"),
+        ("cancel", "cancel_run"),
+    )
+}
+
+
+def _document(app: FastAPI, orchestrator: Orchestrator) -> None:
+    """Extend the generated OpenAPI document with links and the registered workflows' names."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            document["paths"]["/runs"]["post"]["responses"]["202"]["links"] = _RUN_LINKS
+            workflow = document["components"]["schemas"]["SubmitRequest"]["properties"]
+            if orchestrator.registry.names():
+                workflow["workflow"]["examples"] = orchestrator.registry.names()
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _guard(token: str | None) -> tuple[list[Any], tuple[int, ...]]:
@@ -394,6 +446,15 @@ def _problems(error: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _methods_on(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     async def api_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, _ApiError)
@@ -403,15 +464,19 @@ def _add_error_handlers(app: FastAPI) -> None:
         # Starlette's own answers (unknown route, wrong method, undecodable body), reshaped.
         assert isinstance(error, StarletteHTTPException)
         where = f"{request.method} {request.url.path}"
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Starlette names the methods of the first route on the path; a path served by
+            # several routes (GET and POST /runs) takes all of theirs.
+            headers["Allow"] = ", ".join(_methods_on(request))
         messages = {
             404: f"There is no route {where}. The routes are listed in /openapi.json.",
-            405: f"{where} is not allowed; this path takes "
-            f"{(error.headers or {}).get('allow', 'other methods')}.",
+            405: f"{where} is not allowed; this path takes {headers.get('Allow')}.",
             400: f"The request body of {where} could not be decoded ({error.detail}). Send "
             "UTF-8 JSON with Content-Type: application/json.",
         }
         message = messages.get(error.status_code, f"{where}: {error.detail}")
-        return _error(error.status_code, message, dict(error.headers or {}) or None)
+        return _error(error.status_code, message, headers or None)
 
     async def invalid_request(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)

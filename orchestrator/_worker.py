@@ -465,7 +465,11 @@ class Worker:
                     not_before=now + delay,
                     **{column: encode_error(record)},
                 ):
-                    self._log_failure(claim, "retry_scheduled", record)
+                    self._log_failure(
+                        claim,
+                        "compensation_retry_scheduled" if compensating else "step_retry_scheduled",
+                        record,
+                    )
                 return
             event = "compensation_failed" if compensating else "step_failed"
             new_state = next_step_state(current, "fail")
@@ -486,16 +490,16 @@ class Worker:
                     claim.workflow, run_state, states, claim.step, definite=record.definite
                 )
             finished = self._apply(tx, claim, plan, run_state, now)
-        self._log_failure(claim, "failed", record)
+        self._log_failure(claim, "compensation_failed" if compensating else "step_failed", record)
         if finished:
             self._fire(HookPoint.RUN_FINISHED, claim)
 
-    def _log_failure(self, claim: Claim, outcome: str, record: StepError) -> None:
-        """One JSON line per recorded failure, for operators who read logs, not the store."""
-        level = logging.WARNING if outcome == "failed" else logging.INFO
+    def _log_failure(self, claim: Claim, kind: str, record: StepError) -> None:
+        """One JSON line per recorded failure (``kind`` as in the event log), for operators."""
+        level = logging.INFO if kind.endswith("_retry_scheduled") else logging.WARNING
         if failure_log.isEnabledFor(level):
             line = {
-                "event": f"{claim.purpose}_{outcome}",
+                "event": kind,
                 "run_id": claim.run_id,
                 "workflow": claim.workflow.name,
                 "step": claim.step,
