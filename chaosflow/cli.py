@@ -1,6 +1,7 @@
 """The ``chaosflow`` command: the composition root's entry point.
 
-Exit codes: 0 valid / done, 1 invalid, 2 bad input (usage), 3 unknown verdict.
+Exit codes: 0 valid / done, 1 invalid, 2 bad input (usage), 3 unknown verdict, 75 the store
+stayed unreachable for the whole wait (``worker``; EX_TEMPFAIL: try again later).
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._runs_verb import add_runs_parser
+
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_STORE_UNAVAILABLE = 75  # sysexits' EX_TEMPFAIL: nothing wrong with the input; retry later
 
 
 class UsageError(Exception):
@@ -62,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     workflow_args(worker)
     worker.add_argument("--lease-seconds", type=float, default=30.0)
     worker.add_argument(
+        "--store-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wait up to this long for an unreachable store at start, retrying after 0.5 s "
+        "doubling to at most 5 s (default 60), then exit 75",
+    )
+    worker.add_argument(
         "--max-seconds", type=float, default=3600.0, help="stop after this long (default 3600)"
     )
     worker.add_argument(
@@ -82,9 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--run-id", help="an idempotent run id (default: a new one)")
     submit.add_argument("--correlation-id")
 
-    status = verbs.add_parser("status", help="print a run's status as JSON")
+    status = verbs.add_parser("status", help="print a run's status as JSON, with its errors")
     store_args(status)
     status.add_argument("run_id")
+
+    add_runs_parser(verbs, store_args)
 
     cancel = verbs.add_parser("cancel", help="cancel a running run (it compensates)")
     store_args(cancel)
@@ -120,11 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-def _orchestrator(args: argparse.Namespace) -> Any:
+def _orchestrator(args: argparse.Namespace, *, must_exist: bool = False) -> Any:
     from orchestrator import Orchestrator, OrchestratorError, import_workflow
 
     try:
-        orchestrator = Orchestrator(args.db)
+        # Reading verbs must not leave an empty store behind at a mistyped URL.
+        orchestrator = Orchestrator(args.db, must_exist=must_exist)
         for spec in getattr(args, "workflow", None) or []:
             orchestrator.register(import_workflow(spec))
     except OrchestratorError as error:
@@ -145,6 +160,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _submit(args)
     if args.verb == "status":
         return _status(args)
+    if args.verb == "runs":
+        return _runs(args)
     if args.verb == "events":
         return _events(args)
     if args.verb == "cancel":
@@ -275,7 +292,24 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    orchestrator = _orchestrator(args)
+    from orchestrator import Orchestrator, OrchestratorError, StoreUnavailable, import_workflow
+
+    if not 0 <= args.store_wait <= args.max_seconds:
+        raise UsageError(
+            f"--store-wait={args.store_wait!r} must be between 0 and --max-seconds="
+            f"{args.max_seconds!r}."
+        )
+    try:
+        orchestrator = Orchestrator.open_waiting(args.db, wait_seconds=args.store_wait)
+        for spec in args.workflow:
+            orchestrator.register(import_workflow(spec))
+    except StoreUnavailable as error:
+        print(
+            f"chaosflow: error: waited {args.store_wait:g}s for the store: {error}", file=sys.stderr
+        )
+        return EXIT_STORE_UNAVAILABLE
+    except OrchestratorError as error:
+        raise UsageError(str(error)) from None
     if args.crash_at:
         from faults import CRASH_POINTS, CrashAt
 
@@ -320,7 +354,7 @@ def _submit(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from orchestrator import UnknownRun
 
-    orchestrator = _orchestrator(args)
+    orchestrator = _orchestrator(args, must_exist=True)
     try:
         print(json.dumps(orchestrator.status(args.run_id).to_dict(), indent=2))
     except UnknownRun as error:
@@ -328,10 +362,19 @@ def _status(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
+def _runs(args: argparse.Namespace) -> int:
+    from ._runs_verb import RunsUsageError, run_runs
+
+    try:
+        return run_runs(args, _orchestrator(args, must_exist=True))
+    except RunsUsageError as error:
+        raise UsageError(str(error)) from None
+
+
 def _cancel(args: argparse.Namespace) -> int:
     from orchestrator import IllegalTransition, UnknownRun
 
-    orchestrator = _orchestrator(args)
+    orchestrator = _orchestrator(args, must_exist=True)
     try:
         status = orchestrator.cancel(args.run_id, reason=args.reason)
     except (UnknownRun, IllegalTransition) as error:
@@ -341,7 +384,7 @@ def _cancel(args: argparse.Namespace) -> int:
 
 
 def _events(args: argparse.Namespace) -> int:
-    orchestrator = _orchestrator(args)
+    orchestrator = _orchestrator(args, must_exist=True)
     for event in orchestrator.events(args.run_id):
         print(
             json.dumps(

@@ -19,6 +19,7 @@ from ._errors import (
     StepTimeout,
     StoreError,
     StoreNotFound,
+    StoreUnavailable,
     SubworkflowFailed,
     UnknownRun,
 )
@@ -26,7 +27,7 @@ from ._failures import RunFailure, StepError
 from ._hooks import Hook, HookEvent, HookPoint, Hooks, Interceptor, trace_id_for
 from ._http import HTTP_LOGGER, MAX_BODY_BYTES, create_app
 from ._observe import EVENT_LOGGER, JsonEventLog, OpenTelemetryEvents, event_record
-from ._orchestrator import Orchestrator, input_digest
+from ._orchestrator import STORE_WAIT_SECONDS, Orchestrator, input_digest, store_wait_delays
 from ._registry import WorkflowRegistry, import_workflow
 from ._replay import rebuild_from_events
 from ._routing import AllOf, AnyOf, Condition, Not, When, condition_from_dict
@@ -59,6 +60,7 @@ for _error in (
     StepTimeout,
     StoreError,
     StoreNotFound,
+    StoreUnavailable,
     SubworkflowFailed,
     UnknownRun,
 ):
@@ -104,6 +106,7 @@ __all__ = [
     "RunStatus",
     "RunSummary",
     "STEP_TRANSITIONS",
+    "STORE_WAIT_SECONDS",
     "SerializationError",
     "Step",
     "StepContext",
@@ -113,6 +116,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreNotFound",
+    "StoreUnavailable",
     "SubworkflowFailed",
     "SystemClock",
     "TERMINAL_RUN_STATES",
@@ -133,6 +137,7 @@ __all__ = [
     "next_step_state",
     "rebuild_from_events",
     "serve_http",
+    "store_wait_delays",
     "trace_id_for",
     "transition_graph",
 ]

@@ -13,6 +13,7 @@ Every exception the orchestrator raises on purpose derives from one root::
     ├── ContractViolation      a step's pre- or postcondition does not hold
     ├── SubworkflowFailed      a sub-workflow step's child run did not complete (recorded)
     ├── StoreError             the durable store could not be reached or used
+    │   ├── StoreUnavailable   the store could not be reached (may come back: worth waiting)
     │   └── StoreNotFound      there is no chaosflow store at the URL (and none was to be made)
     └── BusinessError          raised *by a step*: the service refused, so nothing was applied
 
@@ -130,6 +131,12 @@ class StoreError(OrchestratorError):
     """The durable store could not be reached or used."""
 
     code = "store_error"
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be reached (refused, timed out, gone): it may come back."""
+
+    code = "store_unavailable"
 
 
 class StoreNotFound(StoreError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from ._clock import Clock, SystemClock
 from ._definition import Workflow
-from ._errors import RunConflict, SerializationError, UnknownRun
+from ._errors import RunConflict, SerializationError, StoreUnavailable, UnknownRun
 from ._hooks import HookEvent, HookPoint, Hooks
 from ._registry import WorkflowRegistry
 from ._retry import db_retry
@@ -22,6 +23,29 @@ from ._states import TERMINAL_RUN_STATES, RunState
 from ._status import DEFAULT_PAGE, RunPage, RunStatus, list_runs, status_from_rows
 from ._store import EventRow, Store
 from ._worker import Worker
+
+
+# How long a worker started before its store waits for it, and its backoff between tries.
+STORE_WAIT_SECONDS = 60.0
+STORE_WAIT_INITIAL = 0.5
+STORE_WAIT_CAP = 5.0
+
+log = logging.getLogger("chaosflow.orchestrator")
+
+
+def store_wait_delays(max_seconds: float) -> list[float]:
+    """The pauses between tries to reach a store within ``max_seconds``: 0.5 s doubling to 5 s.
+
+    A pure function, so the schedule is tested and documented once: for the default minute it
+    is 0.5, 1, 2, 4, then 5 s until the minute is spent (15 tries).
+    """
+    delays: list[float] = []
+    delay, spent = STORE_WAIT_INITIAL, 0.0
+    while spent + delay <= max_seconds:
+        delays.append(delay)
+        spent += delay
+        delay = min(delay * 2, STORE_WAIT_CAP)
+    return delays
 
 
 def input_digest(payload: Mapping[str, Any]) -> str:
@@ -53,7 +77,39 @@ class Orchestrator:
         self.hooks = hooks or Hooks()
         self.registry = WorkflowRegistry()
         if create_schema or must_exist:
-            self.store.create_schema(create=not must_exist)
+            try:
+                self.store.create_schema(create=not must_exist)
+            except BaseException:
+                if isinstance(store, str):
+                    self.store.dispose()  # ours: close what the failed try opened
+                raise
+
+    @classmethod
+    def open_waiting(
+        cls,
+        url: str,
+        *,
+        wait_seconds: float = STORE_WAIT_SECONDS,
+        clock: Clock | None = None,
+        **settings: Any,
+    ) -> Orchestrator:
+        """Open the store at ``url``, waiting up to ``wait_seconds`` for it to be reachable.
+
+        For a worker started before its database (a container that comes up later, a restart):
+        :class:`StoreUnavailable` is retried on :func:`store_wait_delays`' schedule, each retry
+        logged; once the wait is spent the last one is raised. Other errors (a bad URL, a newer
+        schema) are raised at once: waiting cannot cure them.
+        """
+        waiting = clock or SystemClock()
+        for delay in [*store_wait_delays(wait_seconds), None]:
+            try:
+                return cls(url, clock=clock, **settings)
+            except StoreUnavailable as error:
+                if delay is None:
+                    raise
+                log.warning("store unreachable, retrying in %.1fs: %s", delay, error)
+                waiting.sleep(delay)
+        raise AssertionError("unreachable: the last try raises or returns")
 
     def register(self, *workflows: Workflow) -> None:
         """Make ``workflows`` known to this process, for submission and for its workers."""

@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from . import _migrations  # noqa: F401  (registers the migrations in MIGRATIONS)
-from ._errors import StoreError, StoreNotFound
+from ._errors import StoreError, StoreNotFound, StoreUnavailable
 from ._schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -179,7 +179,7 @@ class Store:
                         .values(value=str(SCHEMA_VERSION))
                     )
         except OperationalError as error:
-            raise StoreError(
+            raise StoreUnavailable(
                 f"Cannot reach the store at {masked_url(self.url)!r}: {error.orig}. Check that the "
                 "database is running and the URL is right."
             ) from None
