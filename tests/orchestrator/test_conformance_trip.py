@@ -46,7 +46,7 @@ def book(
 def test_a_trip_that_goes_well_completes_with_nothing_undone(
     make_orchestrator: OrchestratorFactory,
 ) -> None:
-    orch, side, status = book(make_orchestrator)
+    _, side, status = book(make_orchestrator)
     assert status.state == RunState.COMPLETED
     assert side.standing(status.run_id) == set(STEPS)
     assert side.undos() == []
@@ -54,7 +54,7 @@ def test_a_trip_that_goes_well_completes_with_nothing_undone(
 
 
 def test_a_refused_first_step_compensates_nothing(make_orchestrator: OrchestratorFactory) -> None:
-    orch, side, status = book(make_orchestrator, {"refuse": "reserve_flight"})
+    _, side, status = book(make_orchestrator, {"refuse": "reserve_flight"})
     assert status.state == RunState.ROLLED_BACK
     assert side.undos() == []  # cancel_flight must not run: nothing was reserved
     assert side.calls == [("do", "reserve_flight")]  # a business error is not retried
@@ -72,7 +72,7 @@ def test_a_refused_first_step_compensates_nothing(make_orchestrator: Orchestrato
 
 
 def test_a_refused_hotel_undoes_the_flight_only(make_orchestrator: OrchestratorFactory) -> None:
-    orch, side, status = book(make_orchestrator, {"refuse": "reserve_hotel"})
+    _, side, status = book(make_orchestrator, {"refuse": "reserve_hotel"})
     assert status.state == RunState.ROLLED_BACK
     assert side.undos() == ["reserve_flight"]
     assert side.standing(status.run_id) == set()
@@ -117,7 +117,7 @@ def test_a_declined_card_is_not_refunded_and_the_rest_is_undone_in_reverse(
 def test_a_charge_that_timed_out_after_landing_is_refunded(
     make_orchestrator: OrchestratorFactory,
 ) -> None:
-    orch, side, status = book(make_orchestrator, {"timeout_after_apply": "charge_card"})
+    _, side, status = book(make_orchestrator, {"timeout_after_apply": "charge_card"})
     assert status.state == RunState.ROLLED_BACK
     assert side.undos() == ["charge_card", "reserve_hotel", "reserve_flight"]
     assert side.standing(status.run_id) == set()  # the charge that landed was refunded
@@ -134,7 +134,7 @@ def test_a_charge_that_timed_out_after_landing_is_refunded(
 def test_a_charge_that_timed_out_before_landing_is_refunded_finding_nothing(
     make_orchestrator: OrchestratorFactory,
 ) -> None:
-    orch, side, status = book(make_orchestrator, {"timeout_before_apply": "charge_card"})
+    _, side, status = book(make_orchestrator, {"timeout_before_apply": "charge_card"})
     assert status.state == RunState.ROLLED_BACK
     # The orchestrator cannot know the charge never landed: it refunds, and the refund,
     # finding nothing, succeeds.
@@ -177,7 +177,7 @@ def test_a_worker_dying_mid_charge_makes_a_later_decline_indeterminate(
 def test_an_undeclared_confirmation_error_undoes_everything_before_it(
     make_orchestrator: OrchestratorFactory,
 ) -> None:
-    orch, side, status = book(make_orchestrator, {"smtp_down": True})
+    _, side, status = book(make_orchestrator, {"smtp_down": True})
     assert status.state == RunState.ROLLED_BACK
     assert side.undos() == ["charge_card", "reserve_hotel", "reserve_flight"]
     error = status.errors["send_confirmation"]
@@ -216,7 +216,7 @@ def test_a_failed_compensation_is_named_with_its_error_in_status_and_log(
 
 
 def test_a_rolled_back_run_logs_why_when_it_ends(make_orchestrator: OrchestratorFactory) -> None:
-    orch, side, status = book(make_orchestrator, {"refuse": "reserve_hotel"})
+    orch, _, status = book(make_orchestrator, {"refuse": "reserve_hotel"})
     events = orch.events(status.run_id)
     kinds = [e.kind for e in events]
     assert kinds[-1] == "run_rolled_back" and "run_compensated" not in kinds

@@ -1,4 +1,4 @@
-"""The failure model as pure functions: what is definite, how errors are named, the engine's plan."""
+"""The failure model as pure functions: what is definite, how errors are named, the plan."""
 
 from __future__ import annotations
 
@@ -98,15 +98,15 @@ def test_definite_errors_are_checked_when_the_step_is_defined() -> None:
     assert step.definite_errors == (HotelFull,)
     assert step.definite_error_names == ("tests.orchestrator._trip.HotelFull",)
     assert Step("charge", noop, definite_errors=Declined).definite_errors == (Declined,)
-    with pytest.raises(DefinitionError, match="covers orchestrator.StepTimeout"):
+    with pytest.raises(DefinitionError, match=r"covers orchestrator\.StepTimeout"):
         Step("charge", noop, definite_errors=(Exception,))
-    with pytest.raises(DefinitionError, match="covers orchestrator.StepTimeout"):
+    with pytest.raises(DefinitionError, match=r"covers orchestrator\.StepTimeout"):
         Step("charge", noop, definite_errors=(OrchestratorError,))
-    with pytest.raises(DefinitionError, match="covers orchestrator.SerializationError"):
+    with pytest.raises(DefinitionError, match=r"covers orchestrator\.SerializationError"):
         Step("charge", noop, definite_errors=(SerializationError,))
-    with pytest.raises(DefinitionError, match="'no.such.Error', which cannot be imported"):
+    with pytest.raises(DefinitionError, match=r"'no\.such\.Error', which cannot be imported"):
         Step("charge", noop, definite_errors=("no.such.Error",))
-    with pytest.raises(DefinitionError, match="'builtins.len', which is not an exception"):
+    with pytest.raises(DefinitionError, match=r"'builtins\.len', which is not an exception"):
         Step("charge", noop, definite_errors=("builtins.len",))
     with pytest.raises(DefinitionError, match="not an Exception subclass"):
         Step("charge", noop, definite_errors=(KeyboardInterrupt,))
