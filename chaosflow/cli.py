@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -294,19 +295,16 @@ def _replay(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from orchestrator import Orchestrator, OrchestratorError, StoreUnavailable, import_workflow
 
-    if not 0 <= args.store_wait <= args.max_seconds:
-        raise UsageError(
-            f"--store-wait={args.store_wait!r} must be between 0 and --max-seconds="
-            f"{args.max_seconds!r}."
-        )
+    if not 0 <= args.store_wait < float("inf"):
+        raise UsageError(f"--store-wait={args.store_wait!r} must be a number of seconds >= 0.")
+    wait = min(args.store_wait, args.max_seconds)  # the wait is part of the worker's time
+    started = time.monotonic()
     try:
-        orchestrator = Orchestrator.open_waiting(args.db, wait_seconds=args.store_wait)
+        orchestrator = Orchestrator.open_waiting(args.db, wait_seconds=wait)
         for spec in args.workflow:
             orchestrator.register(import_workflow(spec))
     except StoreUnavailable as error:
-        print(
-            f"chaosflow: error: waited {args.store_wait:g}s for the store: {error}", file=sys.stderr
-        )
+        print(f"chaosflow: error: waited {wait:g}s for the store: {error}", file=sys.stderr)
         return EXIT_STORE_UNAVAILABLE
     except OrchestratorError as error:
         raise UsageError(str(error)) from None
@@ -325,7 +323,8 @@ def _worker(args: argparse.Namespace) -> int:
         )
     worker = orchestrator.worker(worker_id=args.worker_id, lease_seconds=args.lease_seconds)
     stop_when = (lambda: orchestrator.unfinished_runs() == 0) if args.until_idle else None
-    handled = worker.run(max_seconds=args.max_seconds, stop_when=stop_when)
+    remaining = max(args.max_seconds - (time.monotonic() - started), 0.0)
+    handled = worker.run(max_seconds=remaining, stop_when=stop_when)
     print(json.dumps({"worker_id": worker.worker_id, "steps_handled": handled}))
     return EXIT_VALID
 

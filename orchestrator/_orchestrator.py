@@ -137,7 +137,7 @@ class Orchestrator:
         )
         payload = dict(input or {})
         try:
-            json.dumps(payload)
+            json.dumps(payload, allow_nan=False)  # strict JSON: NaN and Infinity are not JSON
         except (TypeError, ValueError) as error:
             raise SerializationError(
                 f"The input of workflow {definition.name!r} cannot be stored as JSON ({error}). "

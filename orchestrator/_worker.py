@@ -603,7 +603,8 @@ def _failure_detail(record: StepError) -> dict[str, Any]:
 
 def _encode_output(claim: Claim, output: Any) -> str:
     try:
-        return json.dumps(output)
+        # Strict JSON: NaN and Infinity are not JSON, and no client could read them back.
+        return json.dumps(output, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise SerializationError(
             f"Step {claim.step!r} of workflow {claim.workflow.name!r} returned a "
