@@ -24,7 +24,6 @@ from ._status import DEFAULT_PAGE, RunPage, RunStatus, list_runs, status_from_ro
 from ._store import EventRow, Store
 from ._worker import Worker
 
-
 # How long a worker started before its store waits for it, and its backoff between tries.
 STORE_WAIT_SECONDS = 60.0
 STORE_WAIT_INITIAL = 0.5
