@@ -259,3 +259,38 @@ def test_cancel_over_http_compensates_and_refuses_an_ended_run(
     assert again.status_code == 409
     assert "cannot take event 'cancel' in state 'cancelled'" in again.json()["error"]
     assert client.post("/runs/nope/cancel").status_code == 404
+
+
+def test_serve_logs_each_request_and_each_step_failure_as_json_lines(tmp_path: Path) -> None:
+    process, url = start_server(
+        f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "effects.db", tmp_path, workers=1
+    )
+    refused = {**ORDER, "address": "undeliverable"}
+    try:
+        with httpx.Client(base_url=url, timeout=10) as http:
+            run_id = http.post("/runs", json={"workflow": "order", "input": refused}).json()[
+                "run_id"
+            ]
+            deadline = time.monotonic() + 30
+            status: dict[str, object] = {}
+            while time.monotonic() < deadline:
+                status = http.get(f"/runs/{run_id}").json()
+                if status["state"] == "rolled_back":
+                    break
+                time.sleep(0.1)
+            assert status["state"] == "rolled_back"
+    finally:
+        stop_server(process)
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "server.err").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    requests = [line for line in lines if line["event"] == "http_request"]
+    assert ("POST", "/runs", 202) in {(r["method"], r["path"], r["status"]) for r in requests}
+    assert all({"ms", "at", "client"} <= set(r) for r in requests)
+    (failure,) = [line for line in lines if line["event"] == "step_failed"]
+    assert failure["run_id"] == run_id and failure["step"] == "ship"
+    assert failure["type"] == "examples.order_saga.ShippingRefused"
+    assert (failure["code"], failure["definite"]) == ("address_refused", True)
+    assert failure["trace_id"] and failure["workflow"] == "order"
