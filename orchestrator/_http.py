@@ -12,11 +12,8 @@ security is in the document only when the server has a token.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
-import math
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
@@ -51,50 +48,18 @@ from ._http_models import (
     SubmitResponse,
     error_responses,
 )
+from ._http_plumbing import HTTP_LOGGER, BodyLimit, RequestLog, SafeJSONResponse, error_response
 from ._orchestrator import Orchestrator
 from ._schema import ID_LENGTH
 from ._states import RunState
 from ._status import DEFAULT_PAGE, MAX_PAGE
 
 MAX_BODY_BYTES = 1024 * 1024  # a run's input is a business payload, not a file upload
-HTTP_LOGGER = "chaosflow.http"
-request_log = logging.getLogger(HTTP_LOGGER)
-
-ASGIApp = Callable[
-    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
-    Awaitable[None],
-]
 
 RunId = Annotated[
     str,
     Path(min_length=1, max_length=ID_LENGTH, pattern=ID_PATTERN, description="the run's id"),
 ]
-
-
-class SafeJSONResponse(JSONResponse):
-    """JSON that always encodes: a lone surrogate (from a step's output, say) is escaped, and a
-    non-finite number (which JSON cannot carry) becomes null, instead of failing the answer."""
-
-    def render(self, content: Any) -> bytes:
-        try:
-            text_ = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        except ValueError:
-            text_ = json.dumps(_finite(content), ensure_ascii=False, separators=(",", ":"))
-        return text_.encode("utf-8", "backslashreplace")
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return SafeJSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 class _ApiError(Exception):
@@ -105,101 +70,6 @@ class _ApiError(Exception):
         self.status = status
         self.message = message
         self.headers = headers
-
-
-class _BodyLimit:
-    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413 before parsing them."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send, f"declares {int(declared)} bytes")
-            return
-        # A chunked body declares no length: buffer it up to the limit, then replay it.
-        messages: list[Any] = []
-        size = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            if size > self.limit:
-                await self._refuse(scope, receive, send, f"is over {size} bytes")
-                return
-            if not message.get("more_body", False):
-                break
-        replay = iter(messages)
-
-        async def replayed() -> Any:
-            return next(replay, None) or await receive()
-
-        await self.app(scope, replayed, send)
-
-    async def _refuse(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-        why: str,
-    ) -> None:
-        response = _error(
-            413,
-            f"The request body {why}, more than the limit of {self.limit} bytes. "
-            "Send a smaller input: keep large data elsewhere and pass a reference to it.",
-        )
-        await response(scope, receive, send)
-
-
-class _RequestLog:
-    """ASGI middleware: one JSON line per request (method, path, status, milliseconds)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http" or not request_log.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
-        started = time.monotonic()
-        status = {"code": 500}  # what the client sees if the app raises before answering
-
-        async def sending(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            client = scope.get("client")
-            line = {
-                "event": "http_request",
-                "at": time.time(),
-                "method": scope.get("method"),
-                "path": scope.get("path"),
-                "status": status["code"],
-                "ms": round((time.monotonic() - started) * 1000, 3),
-                "client": f"{client[0]}:{client[1]}" if client else None,
-            }
-            request_log.info(json.dumps(line, sort_keys=True))
 
 
 def create_app(orchestrator: Orchestrator, *, token: str | None = None) -> FastAPI:
@@ -233,8 +103,8 @@ def build_app(
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
     )
-    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
-    app.add_middleware(_RequestLog)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(RequestLog)
     _add_error_handlers(app)
     guarded, auth = _guard(token)
 
@@ -458,7 +328,7 @@ def _methods_on(request: Request) -> list[str]:
 def _add_error_handlers(app: FastAPI) -> None:
     async def api_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, _ApiError)
-        return _error(error.status, error.message, error.headers)
+        return error_response(error.status, error.message, error.headers)
 
     async def http_error(request: Request, error: Exception) -> JSONResponse:
         # Starlette's own answers (unknown route, wrong method, undecodable body), reshaped.
@@ -476,7 +346,7 @@ def _add_error_handlers(app: FastAPI) -> None:
             "UTF-8 JSON with Content-Type: application/json.",
         }
         message = messages.get(error.status_code, f"{where}: {error.detail}")
-        return _error(error.status_code, message, headers or None)
+        return error_response(error.status_code, message, headers or None)
 
     async def invalid_request(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
@@ -491,11 +361,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         return SafeJSONResponse(body, status_code=422)
 
     async def not_serialisable(_request: Request, error: Exception) -> JSONResponse:
-        return _error(422, str(error))
+        return error_response(422, str(error))
 
     async def store_down(_request: Request, error: Exception) -> JSONResponse:
         reason = error.orig if isinstance(error, DBAPIError) else error
-        return _error(
+        return error_response(
             503,
             f"The orchestrator's store cannot be reached ({reason}). Retry later; check that "
             "the database is running.",
@@ -504,7 +374,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def bug(request: Request, error: Exception) -> JSONResponse:
         # Never expected: logged with its traceback, answered in the one error shape.
         logging.getLogger(HTTP_LOGGER).exception("unhandled error in %s", request.url.path)
-        return _error(
+        return error_response(
             500,
             f"The server failed on {request.method} {request.url.path} ({type(error).__name__}). "
             "This is a bug in chaosflow: please report it with the server's log.",
