@@ -54,10 +54,14 @@ class StepError:
         }
 
     def describe(self) -> str:
-        """One line: type, code, attempt, whether definite, message."""
-        code = f" [{self.code}]" if self.code else ""
+        """One line: type, code, message, attempt, and whether definite."""
         kind = "definite" if self.definite else "indeterminate"
-        return f"{self.type}{code} on attempt {self.attempt} ({kind}): {self.message}"
+        return f"{self.headline()} (attempt {self.attempt}, {kind})"
+
+    def headline(self) -> str:
+        """Type, code and message: ``CardDeclined [card_declined]: insufficient funds``."""
+        code = f" [{self.code}]" if self.code else ""
+        return f"{self.type}{code}: {self.message}"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StepError:
@@ -202,7 +206,7 @@ def failure_record(step: str, error: StepError) -> dict[str, Any]:
     return {
         "step": step,
         "error": error.to_dict(),
-        "reason": f"step {step!r} failed {kind}: {error.describe()}",
+        "reason": f"step {step!r} failed {kind} on attempt {error.attempt}: {error.headline()}",
     }
 
 

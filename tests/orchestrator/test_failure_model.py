@@ -77,7 +77,7 @@ def test_errors_are_named_by_qualified_type_with_their_code() -> None:
         "tests.orchestrator._trip.CardDeclined", "card declined", "card_declined", 2, True
     )
     assert decode_error(encode_error(record)) == record
-    assert "[card_declined] on attempt 2 (definite)" in record.describe()
+    assert record.describe().endswith("[card_declined]: card declined (attempt 2, definite)")
 
 
 def test_a_long_message_is_kept_bounded() -> None:
