@@ -145,9 +145,10 @@ def write_plan(
 def run_event_detail(tx: StoreTransaction, run_id: str, state: RunState) -> dict[str, Any]:
     """The detail of a run's move into ``state``: for any end but completion, why.
 
-    The failure summary as :class:`RunFailure` gives it (the step that failed and its error,
-    or the cancel, and each compensation that failed for good, with its error), so that an
-    export of the event log says what went wrong without the store.
+    ``{"failure": ...}``, the failure summary as :class:`RunFailure` gives it (the step that
+    failed and its error, or the cancel, and each compensation that failed for good, with its
+    error), so that an export of the event log says what went wrong without the store. (Under
+    a key of its own: ``detail["error"]`` is a step event's one-line error everywhere.)
     """
     if state in (RunState.RUNNING, RunState.COMPLETED):
         return {}
@@ -159,7 +160,7 @@ def run_event_detail(tx: StoreTransaction, run_id: str, state: RunState) -> dict
     failure = read_failure(
         run.failure if run else None, {k: v for k, v in compensations.items() if v is not None}
     )
-    return failure.to_dict() if failure else {}
+    return {"failure": failure.to_dict()} if failure else {}
 
 
 def _child_failure(

@@ -209,10 +209,10 @@ def test_a_failed_compensation_is_named_with_its_error_in_status_and_log(
     assert "compensation failed for good for 'reserve_hotel'" in failure.reason
     # The event export says the same without the store's tables.
     (end,) = [e for e in orch.events(status.run_id) if e.kind == "run_compensation_failed"]
-    assert end.detail["step"] == "charge_card"
-    assert end.detail["error"]["code"] == "card_declined"
-    assert end.detail["compensation_failures"]["reserve_hotel"]["code"] == "undo_refused"
-    assert status.to_dict()["failure"] == end.detail
+    assert end.detail["failure"]["step"] == "charge_card"
+    assert end.detail["failure"]["error"]["code"] == "card_declined"
+    assert end.detail["failure"]["compensation_failures"]["reserve_hotel"]["code"] == "undo_refused"
+    assert status.to_dict()["failure"] == end.detail["failure"]
 
 
 def test_a_rolled_back_run_logs_why_when_it_ends(make_orchestrator: OrchestratorFactory) -> None:
@@ -221,8 +221,8 @@ def test_a_rolled_back_run_logs_why_when_it_ends(make_orchestrator: Orchestrator
     kinds = [e.kind for e in events]
     assert kinds[-1] == "run_rolled_back" and "run_compensated" not in kinds
     began = next(e for e in events if e.kind == "run_compensating")
-    assert began.detail["step"] == "reserve_hotel"
-    assert events[-1].detail == status.failure.to_dict()  # type: ignore[union-attr]
+    assert began.detail["failure"]["step"] == "reserve_hotel"
+    assert events[-1].detail == {"failure": status.failure.to_dict()}  # type: ignore[union-attr]
 
 
 def test_a_cancelled_trip_says_who_cancelled(make_orchestrator: OrchestratorFactory) -> None:

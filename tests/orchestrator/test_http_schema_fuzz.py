@@ -12,6 +12,7 @@ right ``Allow``, auth enforced where the document says so, ...). Three ways in:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -42,6 +43,9 @@ open_schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(_orches
 guarded_schema = schemathesis.openapi.from_asgi(
     "/openapi.json", create_app(_orchestrator, token=TOKEN)
 )
+# As `st run -H` does: the header is part of every case (so no negative case loses it), and the
+# checks know it (ignored_auth sends the case without it and wants a 401).
+guarded_schema.config.update(headers=AUTH)
 BUDGET = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -72,7 +76,11 @@ def test_every_check_holds_without_a_token(case: schemathesis.Case) -> None:
 @guarded_schema.parametrize()
 @BUDGET
 def test_every_check_holds_with_a_token(case: schemathesis.Case) -> None:
-    case.call_and_validate(headers=AUTH, checks=ALL_CHECKS)
+    response = case.call_and_validate(checks=ALL_CHECKS)
+    # The token did reach the server: a run of 401s would pass every check and test nothing.
+    # (A negative case may leave the header out on purpose; then 401 is the right answer.)
+    if case.meta is not None and case.meta.generation.mode.is_positive:
+        assert response.status_code != 401, response.text
 
 
 class LinkedCalls(open_schema.as_state_machine()):  # type: ignore[misc]
@@ -134,3 +142,12 @@ def test_st_run_with_all_checks_finds_nothing(tmp_path: Path, token: str | None)
     # Zero failures and zero errors of any kind (warnings, such as cancel's random ids finding
     # no run, are advice about test data, not findings).
     assert "Failures:" not in report and "Errors:" not in report, report[-3000:]
+    # The server's own request log: the fuzzing reached the routes (with the token, too).
+    statuses = [
+        json.loads(line)["status"]
+        for line in (tmp_path / "server.err").read_text().splitlines()
+        if line.startswith('{"') and '"http_request"' in line
+    ]
+    assert len(statuses) >= generated
+    assert sum(200 <= status < 300 for status in statuses) > 100
+    assert 500 not in statuses
