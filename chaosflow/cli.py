@@ -344,7 +344,7 @@ def _submit(args: argparse.Namespace) -> int:
         run_id = orchestrator.submit(
             name, payload, run_id=args.run_id, correlation_id=args.correlation_id
         )
-    except OrchestratorError as error:
+    except (OrchestratorError, ValueError) as error:
         raise UsageError(str(error)) from None
     print(run_id)
     return EXIT_VALID

@@ -15,6 +15,8 @@ from ._errors import ContractViolation, DefinitionError, SerializationError, Ste
 from ._failures import qualified_name, resolve_error_type
 from ._routing import Condition
 
+NAME_LENGTH = 128  # what the store's name columns hold (cf_runs.workflow, cf_steps.step)
+
 # Failures whose effect may stand (the action ran, or may have): no declaration makes them
 # definite, so a type that covers one of them cannot be declared definite.
 _NEVER_DEFINITE = (StepTimeout, SerializationError, ContractViolation)
@@ -110,6 +112,11 @@ class Step:
             raise DefinitionError(
                 f"Step name={self.name!r} is not a valid name: use letters, digits, '_' or '-'."
             )
+        if len(self.name) > NAME_LENGTH:
+            raise DefinitionError(
+                f"Step name={self.name[:20]!r}... is {len(self.name)} characters; the store "
+                f"holds {NAME_LENGTH}. Choose a shorter name."
+            )
         if (self.action is None) == (self.subworkflow is None):
             raise DefinitionError(
                 f"Step {self.name!r} needs exactly one of action=... or subworkflow=...; "
@@ -183,6 +190,11 @@ class Workflow:
     ) -> None:
         self.name = name
         self.version = version
+        if not isinstance(name, str) or not name or len(name) > NAME_LENGTH or "\x00" in name:
+            raise DefinitionError(
+                f"Workflow name={name!r} must be 1 to {NAME_LENGTH} characters without NUL "
+                "(what the store's columns hold). Choose another name."
+            )
         if retry_budget is not None and retry_budget < 0:
             raise DefinitionError(
                 f"Workflow {name!r} v{version}: retry_budget={retry_budget!r} must be >= 0, or "

@@ -18,7 +18,7 @@ from ._hooks import HookEvent, HookPoint, Hooks
 from ._registry import WorkflowRegistry
 from ._retry import db_retry
 from ._runs import cancel_run, create_run
-from ._schema import runs
+from ._schema import ID_LENGTH, runs
 from ._states import TERMINAL_RUN_STATES, RunState
 from ._status import DEFAULT_PAGE, RunPage, RunStatus, list_runs, status_from_rows
 from ._store import EventRow, Store
@@ -134,6 +134,17 @@ class Orchestrator:
             if isinstance(workflow, Workflow)
             else self.registry.get(workflow)
         )
+        for field_name, value in (("run_id", run_id), ("correlation_id", correlation_id)):
+            if value is not None and (
+                not isinstance(value, str) or len(value) > ID_LENGTH or "\x00" in value
+            ):
+                shown = repr(value[:40]) + "..." if isinstance(value, str) else repr(value)
+                raise ValueError(
+                    f"{field_name}={shown} must be a string of at most {ID_LENGTH} "
+                    "characters without NUL (what the store's columns hold)."
+                )
+        if run_id == "":
+            raise ValueError("run_id='' is empty: pass an id, or None for a new one.")
         payload = dict(input or {})
         try:
             json.dumps(payload, allow_nan=False)  # strict JSON: NaN and Infinity are not JSON

@@ -8,6 +8,7 @@ from orchestrator import (
     BusinessError,
     ContractViolation,
     DefinitionError,
+    Orchestrator,
     OrchestratorError,
     RunState,
     SerializationError,
@@ -151,3 +152,17 @@ def test_a_definite_failure_with_nothing_before_it_ends_the_rollback_at_once() -
     states["reserve_flight"] = StepState.FAILED
     plan = after_step_failed(workflow, RunState.RUNNING, states, "reserve_flight", definite=True)
     assert plan.run_events == ["step_failed", "all_compensated"]
+
+
+def test_names_and_ids_are_bounded_to_what_the_store_holds() -> None:
+    with pytest.raises(DefinitionError, match="must be 1 to 128 characters"):
+        Workflow("w" * 129, [Step("a", noop)])
+    with pytest.raises(DefinitionError, match="is 129 characters; the store holds 128"):
+        Step("s" * 129, noop)
+    orch = Orchestrator("sqlite://")
+    orch.register(Workflow("w", [Step("a", noop)]))
+    with pytest.raises(ValueError, match=r"run_id='rrr.*\.\.\. must be a string of at most 128"):
+        orch.submit("w", {}, run_id="r" * 129)
+    with pytest.raises(ValueError, match="correlation_id='a"):
+        orch.submit("w", {}, correlation_id="a\x00b")
+    assert orch.submit("w", {}, run_id="r" * 128) == "r" * 128
