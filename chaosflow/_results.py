@@ -26,6 +26,7 @@ def outcome_to_result(
             started_at=run.created_at - origin,
             ended_at=(run.updated_at - origin) if run.terminal else None,
             attempts=claims[run.run_id],
+            failure=run.failure.reason if run.failure else None,
         )
         for run in outcome.runs
     )

@@ -1,6 +1,7 @@
 """The ``chaosflow`` command: the composition root's entry point.
 
-Exit codes: 0 valid / done, 1 invalid, 2 bad input (usage), 3 unknown verdict.
+Exit codes: 0 valid / done, 1 invalid, 2 bad input (usage), 3 unknown verdict, 75 the store
+stayed unreachable for the whole wait (``worker``; EX_TEMPFAIL: try again later).
 """
 
 from __future__ import annotations
@@ -8,11 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._runs_verb import add_runs_parser
+
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_STORE_UNAVAILABLE = 75  # sysexits' EX_TEMPFAIL: nothing wrong with the input; retry later
 
 
 class UsageError(Exception):
@@ -62,6 +67,14 @@ def _parser() -> argparse.ArgumentParser:
     workflow_args(worker)
     worker.add_argument("--lease-seconds", type=float, default=30.0)
     worker.add_argument(
+        "--store-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wait up to this long for an unreachable store at start, retrying after 0.5 s "
+        "doubling to at most 5 s (default 60), then exit 75",
+    )
+    worker.add_argument(
         "--max-seconds", type=float, default=3600.0, help="stop after this long (default 3600)"
     )
     worker.add_argument(
@@ -82,9 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--run-id", help="an idempotent run id (default: a new one)")
     submit.add_argument("--correlation-id")
 
-    status = verbs.add_parser("status", help="print a run's status as JSON")
+    status = verbs.add_parser("status", help="print a run's status as JSON, with its errors")
     store_args(status)
     status.add_argument("run_id")
+
+    add_runs_parser(verbs, store_args)
 
     cancel = verbs.add_parser("cancel", help="cancel a running run (it compensates)")
     store_args(cancel)
@@ -120,11 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-def _orchestrator(args: argparse.Namespace) -> Any:
+def _orchestrator(args: argparse.Namespace, *, must_exist: bool = False) -> Any:
     from orchestrator import Orchestrator, OrchestratorError, import_workflow
 
     try:
-        orchestrator = Orchestrator(args.db)
+        # Reading verbs must not leave an empty store behind at a mistyped URL.
+        orchestrator = Orchestrator(args.db, must_exist=must_exist)
         for spec in getattr(args, "workflow", None) or []:
             orchestrator.register(import_workflow(spec))
     except OrchestratorError as error:
@@ -145,6 +161,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _submit(args)
     if args.verb == "status":
         return _status(args)
+    if args.verb == "runs":
+        return _runs(args)
     if args.verb == "events":
         return _events(args)
     if args.verb == "cancel":
@@ -275,7 +293,21 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    orchestrator = _orchestrator(args)
+    from orchestrator import Orchestrator, OrchestratorError, StoreUnavailable, import_workflow
+
+    if not 0 <= args.store_wait < float("inf"):
+        raise UsageError(f"--store-wait={args.store_wait!r} must be a number of seconds >= 0.")
+    wait = min(args.store_wait, args.max_seconds)  # the wait is part of the worker's time
+    started = time.monotonic()
+    try:
+        orchestrator = Orchestrator.open_waiting(args.db, wait_seconds=wait)
+        for spec in args.workflow:
+            orchestrator.register(import_workflow(spec))
+    except StoreUnavailable as error:
+        print(f"chaosflow: error: waited {wait:g}s for the store: {error}", file=sys.stderr)
+        return EXIT_STORE_UNAVAILABLE
+    except OrchestratorError as error:
+        raise UsageError(str(error)) from None
     if args.crash_at:
         from faults import CRASH_POINTS, CrashAt
 
@@ -291,7 +323,8 @@ def _worker(args: argparse.Namespace) -> int:
         )
     worker = orchestrator.worker(worker_id=args.worker_id, lease_seconds=args.lease_seconds)
     stop_when = (lambda: orchestrator.unfinished_runs() == 0) if args.until_idle else None
-    handled = worker.run(max_seconds=args.max_seconds, stop_when=stop_when)
+    remaining = max(args.max_seconds - (time.monotonic() - started), 0.0)
+    handled = worker.run(max_seconds=remaining, stop_when=stop_when)
     print(json.dumps({"worker_id": worker.worker_id, "steps_handled": handled}))
     return EXIT_VALID
 
@@ -311,7 +344,7 @@ def _submit(args: argparse.Namespace) -> int:
         run_id = orchestrator.submit(
             name, payload, run_id=args.run_id, correlation_id=args.correlation_id
         )
-    except OrchestratorError as error:
+    except (OrchestratorError, ValueError) as error:
         raise UsageError(str(error)) from None
     print(run_id)
     return EXIT_VALID
@@ -320,7 +353,7 @@ def _submit(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from orchestrator import UnknownRun
 
-    orchestrator = _orchestrator(args)
+    orchestrator = _orchestrator(args, must_exist=True)
     try:
         print(json.dumps(orchestrator.status(args.run_id).to_dict(), indent=2))
     except UnknownRun as error:
@@ -328,10 +361,19 @@ def _status(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
+def _runs(args: argparse.Namespace) -> int:
+    from ._runs_verb import RunsUsageError, run_runs
+
+    try:
+        return run_runs(args, _orchestrator(args, must_exist=True))
+    except RunsUsageError as error:
+        raise UsageError(str(error)) from None
+
+
 def _cancel(args: argparse.Namespace) -> int:
     from orchestrator import IllegalTransition, UnknownRun
 
-    orchestrator = _orchestrator(args)
+    orchestrator = _orchestrator(args, must_exist=True)
     try:
         status = orchestrator.cancel(args.run_id, reason=args.reason)
     except (UnknownRun, IllegalTransition) as error:
@@ -341,7 +383,7 @@ def _cancel(args: argparse.Namespace) -> int:
 
 
 def _events(args: argparse.Namespace) -> int:
-    orchestrator = _orchestrator(args)
+    orchestrator = _orchestrator(args, must_exist=True)
     for event in orchestrator.events(args.run_id):
         print(
             json.dumps(

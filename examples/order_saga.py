@@ -5,7 +5,9 @@ the checkers read, independently of the orchestrator's store. Each call passes t
 idempotency key, so a retried or recovered step applies its effect once.
 
 Input: ``{"sku": str, "qty": int, "amount": int, "address": str}``; an address of
-``"undeliverable"`` makes shipping refuse the order for good, and the saga rolls back.
+``"undeliverable"`` makes shipping refuse the order for good, and the saga rolls back. The
+refusal is declared definite (the carrier took nothing), so only the charge and the stock are
+undone; a shipping call that times out would be undone too, since the parcel may have gone.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ shipping = service("shipping")
 
 
 class ShippingRefused(Exception):
-    """The carrier refuses the address: retrying cannot help."""
+    """The carrier refuses the address: retrying cannot help, and nothing was shipped."""
+
+    code = "address_refused"
 
 
 def reserve_stock(ctx: StepContext) -> dict[str, Any]:
@@ -72,6 +76,7 @@ def build_order_saga(*, version: int = 1) -> Workflow:
                 cancel_shipment,
                 after=("charge_payment",),
                 retry=RetryPolicy(max_attempts=3, non_retryable=(ShippingRefused,)),
+                definite_errors=(ShippingRefused,),
             ),
         ],
         version=version,

@@ -8,24 +8,31 @@ from ._breaker import BREAKER_TRANSITIONS, BreakerState, CircuitBreaker, next_br
 from ._clock import Clock, ManualClock, SystemClock
 from ._definition import Action, RetryPolicy, Step, StepContext, Workflow
 from ._errors import (
+    BusinessError,
     ContractViolation,
     DefinitionError,
     IllegalTransition,
     OrchestratorError,
     RegistryError,
+    RunConflict,
     SerializationError,
     StepTimeout,
     StoreError,
+    StoreNotFound,
+    StoreUnavailable,
+    SubworkflowFailed,
     UnknownRun,
 )
+from ._failures import RunFailure, StepError
 from ._hooks import Hook, HookEvent, HookPoint, Hooks, Interceptor, trace_id_for
-from ._http import MAX_BODY_BYTES, create_app, serve_http
+from ._http import HTTP_LOGGER, MAX_BODY_BYTES, create_app
 from ._observe import EVENT_LOGGER, JsonEventLog, OpenTelemetryEvents, event_record
-from ._orchestrator import Orchestrator, RunStatus
+from ._orchestrator import STORE_WAIT_SECONDS, Orchestrator, input_digest, store_wait_delays
 from ._registry import WorkflowRegistry, import_workflow
 from ._replay import rebuild_from_events
 from ._routing import AllOf, AnyOf, Condition, Not, When, condition_from_dict
 from ._runtime import Doorbell, Runtime, Task, ThreadDoorbell, ThreadRuntime
+from ._serve import serve_http
 from ._states import (
     RUN_TRANSITIONS,
     STEP_TRANSITIONS,
@@ -36,8 +43,30 @@ from ._states import (
     next_step_state,
     transition_graph,
 )
+from ._status import RunPage, RunStatus, RunSummary
 from ._store import EventRow, Store, masked_url
-from ._worker import Worker, idempotency_key
+from ._worker import FAILURE_LOGGER, Worker, idempotency_key
+
+# Recorded error types carry their public name (orchestrator.StepTimeout), which stays stable
+# however the private modules are arranged.
+for _error in (
+    BusinessError,
+    ContractViolation,
+    DefinitionError,
+    IllegalTransition,
+    OrchestratorError,
+    RegistryError,
+    RunConflict,
+    SerializationError,
+    StepTimeout,
+    StoreError,
+    StoreNotFound,
+    StoreUnavailable,
+    SubworkflowFailed,
+    UnknownRun,
+):
+    _error.__module__ = __name__
+del _error
 
 __all__ = [
     "Action",
@@ -45,6 +74,7 @@ __all__ = [
     "AnyOf",
     "BREAKER_TRANSITIONS",
     "BreakerState",
+    "BusinessError",
     "CircuitBreaker",
     "Clock",
     "Condition",
@@ -53,6 +83,8 @@ __all__ = [
     "Doorbell",
     "EVENT_LOGGER",
     "EventRow",
+    "FAILURE_LOGGER",
+    "HTTP_LOGGER",
     "Hook",
     "HookEvent",
     "HookPoint",
@@ -69,17 +101,26 @@ __all__ = [
     "RUN_TRANSITIONS",
     "RegistryError",
     "RetryPolicy",
+    "RunConflict",
+    "RunFailure",
+    "RunPage",
     "RunState",
     "RunStatus",
+    "RunSummary",
     "Runtime",
     "STEP_TRANSITIONS",
+    "STORE_WAIT_SECONDS",
     "SerializationError",
     "Step",
     "StepContext",
+    "StepError",
     "StepState",
     "StepTimeout",
     "Store",
     "StoreError",
+    "StoreNotFound",
+    "StoreUnavailable",
+    "SubworkflowFailed",
     "SystemClock",
     "TERMINAL_RUN_STATES",
     "Task",
@@ -95,12 +136,14 @@ __all__ = [
     "event_record",
     "idempotency_key",
     "import_workflow",
+    "input_digest",
     "masked_url",
     "next_breaker_state",
     "next_run_state",
     "next_step_state",
     "rebuild_from_events",
     "serve_http",
+    "store_wait_delays",
     "trace_id_for",
     "transition_graph",
 ]

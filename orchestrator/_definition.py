@@ -12,8 +12,15 @@ import networkx as nx
 
 from ._breaker import CircuitBreaker
 from ._clock import Clock
-from ._errors import DefinitionError
+from ._errors import ContractViolation, DefinitionError, SerializationError, StepTimeout
+from ._failures import qualified_name, resolve_error_type
 from ._routing import Condition
+
+NAME_LENGTH = 128  # what the store's name columns hold (cf_runs.workflow, cf_steps.step)
+
+# Failures whose effect may stand (the action ran, or may have): no declaration makes them
+# definite, so a type that covers one of them cannot be declared definite.
+_NEVER_DEFINITE = (StepTimeout, SerializationError, ContractViolation)
 
 
 @dataclass(frozen=True)
@@ -100,11 +107,19 @@ class Step:
     # Contracts checked at run time: a broken one fails the step for good (no retry).
     precondition: Callable[[StepContext], bool] | None = None
     postcondition: Callable[[StepContext, Any], bool] | None = None
+    # Exception types (or their 'module.Name') that mean the service refused, so the action
+    # applied nothing: a step failing with one is not compensated. BusinessError always is.
+    definite_errors: tuple[type[BaseException] | str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
             raise DefinitionError(
                 f"Step name={self.name!r} is not a valid name: use letters, digits, '_' or '-'."
+            )
+        if len(self.name) > NAME_LENGTH:
+            raise DefinitionError(
+                f"Step name={self.name[:20]!r}... is {len(self.name)} characters; the store "
+                f"holds {NAME_LENGTH}. Choose a shorter name."
             )
         if (self.action is None) == (self.subworkflow is None):
             raise DefinitionError(
@@ -129,6 +144,41 @@ class Step:
         if isinstance(self.after, str):
             # A lone string would be read as a tuple of characters.
             object.__setattr__(self, "after", (self.after,))
+        object.__setattr__(self, "definite_errors", self._definite_types())
+
+    def _definite_types(self) -> tuple[type[BaseException], ...]:
+        declared = self.definite_errors
+        if isinstance(declared, str | type):
+            declared = (declared,)
+        found: list[type[BaseException]] = []
+        for item in declared:
+            kind = resolve_error_type(item) if isinstance(item, str) else item
+            if not (isinstance(kind, type) and issubclass(kind, Exception)):
+                raise DefinitionError(
+                    f"Step {self.name!r}: definite_errors contains {item!r}, which is not an "
+                    "Exception subclass. Declare the exception types that mean the service "
+                    "refused (e.g. definite_errors=(CardDeclined,))."
+                )
+            covered = [qualified_name(e) for e in _NEVER_DEFINITE if issubclass(e, kind)]
+            if covered:
+                raise DefinitionError(
+                    f"Step {self.name!r}: definite_errors contains {qualified_name(kind)!r}, "
+                    f"which covers {', '.join(covered)}: a step that timed out or whose action "
+                    "ran may have applied its effect, so it must be compensated. Declare the "
+                    "narrower types the service raises when it refuses."
+                )
+            if self.subworkflow is not None:
+                raise DefinitionError(
+                    f"Step {self.name!r} runs a sub-workflow, whose failure is its child run's "
+                    "rollback: definite_errors does not apply. Declare them on the child's steps."
+                )
+            found.append(kind)
+        return tuple(found)
+
+    @property
+    def definite_error_names(self) -> tuple[str, ...]:
+        """The declared definite error types by qualified name: the serialisable form."""
+        return tuple(qualified_name(kind) for kind in self.definite_errors)  # type: ignore[arg-type]
 
 
 class Workflow:
@@ -144,6 +194,11 @@ class Workflow:
     ) -> None:
         self.name = name
         self.version = version
+        if not isinstance(name, str) or not name or len(name) > NAME_LENGTH or "\x00" in name:
+            raise DefinitionError(
+                f"Workflow name={name!r} must be 1 to {NAME_LENGTH} characters without NUL "
+                "(what the store's columns hold). Choose another name."
+            )
         if retry_budget is not None and retry_budget < 0:
             raise DefinitionError(
                 f"Workflow {name!r} v{version}: retry_budget={retry_budget!r} must be >= 0, or "
@@ -238,6 +293,7 @@ class Workflow:
             f"{name}<{','.join(sorted(step.after))}>{'c' if step.compensation else ''}"
             f"{step.when.to_dict() if step.when else ''}"
             f"{'/' + step.subworkflow.fingerprint() if step.subworkflow else ''}"
+            f"{'!' + ','.join(step.definite_error_names) if step.definite_errors else ''}"
             for name, step in sorted(self.steps.items())
         ]
         return ";".join(parts)

@@ -45,15 +45,32 @@ def _move(plan: Plan, states: dict[str, StepState], step: str, event: str) -> No
     plan.step_moves.append((step, event, new_state))
 
 
-def _schedule_rollback(workflow: Workflow, states: dict[str, StepState], plan: Plan) -> None:
-    """Skip what never started, schedule compensation of what may have applied its effect."""
+def _may_have_applied(workflow: Workflow, name: str, state: StepState, definite: bool) -> bool:
+    """Whether a step in ``state`` must be undone: it completed, or failed indeterminately."""
+    step = workflow.steps[name]
+    if state == S.COMPLETED:
+        # A completed child run is undone by rolling it back.
+        return step.compensation is not None or step.subworkflow is not None
+    if state == S.FAILED:
+        # A definite failure applied nothing; a failed child run undid itself.
+        return not definite and step.compensation is not None and step.subworkflow is None
+    return False
+
+
+def _schedule_rollback(
+    workflow: Workflow,
+    states: dict[str, StepState],
+    plan: Plan,
+    definite: frozenset[str] = frozenset(),
+) -> None:
+    """Skip what never started, schedule compensation of what may have applied its effect.
+
+    ``definite`` names the failed steps whose failure was definite: those are left alone.
+    """
     for name in workflow.order:
         if states[name] in (S.PENDING, S.READY):
             _move(plan, states, name, "skip")
-        elif states[name] in (S.COMPLETED, S.FAILED) and workflow.steps[name].compensation:
-            _move(plan, states, name, "schedule_compensation")
-        elif states[name] == S.COMPLETED and workflow.steps[name].subworkflow is not None:
-            # A completed child run is undone by rolling it back; a failed one undid itself.
+        elif _may_have_applied(workflow, name, states[name], name in definite):
             _move(plan, states, name, "schedule_compensation")
 
 
@@ -132,14 +149,24 @@ def after_step_completed(
 
 
 def after_step_failed(
-    workflow: Workflow, run_state: RunState, states: Mapping[str, StepState], step: str
+    workflow: Workflow,
+    run_state: RunState,
+    states: Mapping[str, StepState],
+    step: str,
+    *,
+    definite: bool = False,
 ) -> Plan:
-    """The plan after ``step`` failed for good (its state is already FAILED in ``states``)."""
+    """The plan after ``step`` failed for good (its state is already FAILED in ``states``).
+
+    An indeterminate failure (the default) is compensated with the rest, since its effect may
+    stand; a ``definite`` one (the service refused) is not, since it applied nothing.
+    """
     current = dict(states)
     plan = Plan(run_events=["step_failed"])
     if run_state == RunState.RUNNING:
-        _schedule_rollback(workflow, current, plan)
-    elif workflow.steps[step].compensation:
+        _schedule_rollback(workflow, current, plan, frozenset({step}) if definite else frozenset())
+    elif _may_have_applied(workflow, step, current[step], definite):
+        # A parallel branch that failed after the rollback began.
         _move(plan, current, step, "schedule_compensation")
     _release_compensations(workflow, current, plan)
     # A rollback with nothing to undo ends at once.

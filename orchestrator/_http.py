@@ -1,98 +1,65 @@
-"""The orchestrator over HTTP: submit runs and follow them, for load tests and other languages.
+"""The orchestrator over HTTP: submit runs, list them and follow them.
 
-:func:`create_app` builds a FastAPI app over one :class:`Orchestrator`; :func:`serve_http` runs it
-under uvicorn in the foreground together with worker threads, which is what ``chaosflow serve``
-does. Every error body is ``{"error": "..."}`` saying what happened and what to do.
+:func:`create_app` builds a FastAPI app over one :class:`Orchestrator`; :func:`serve_http` (in
+``_serve``) runs it under uvicorn with worker threads, which is what ``chaosflow serve`` does.
+
+What the API promises, and tests with schemathesis (all checks): every route declares every
+status it answers; every error body is ``{"error": "..."}`` (plus ``problems`` for a 422),
+for unknown routes, wrong methods and undecodable bodies too; no input yields a 500; bearer
+security is in the document only when the server has a token.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import ipaddress
-import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated, Any
 
-import uvicorn
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ._errors import (
     IllegalTransition,
     RegistryError,
+    RunConflict,
     SerializationError,
     StoreError,
     UnknownRun,
 )
+from ._http_models import (
+    CURSOR_PATTERN,
+    ID_PATTERN,
+    MAX_CURSOR,
+    EventBody,
+    HealthBody,
+    RunPageBody,
+    RunStatusBody,
+    SubmitRequest,
+    SubmitResponse,
+    error_responses,
+)
+from ._http_plumbing import HTTP_LOGGER, BodyLimit, RequestLog, SafeJSONResponse, error_response
 from ._orchestrator import Orchestrator
+from ._schema import ID_LENGTH
+from ._states import RunState
+from ._status import DEFAULT_PAGE, MAX_PAGE
 
 MAX_BODY_BYTES = 1024 * 1024  # a run's input is a business payload, not a file upload
-_FOREVER = 10.0**9  # seconds: "until stopped" for a worker loop that needs a bound
 
-ASGIApp = Callable[
-    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
-    Awaitable[None],
+RunId = Annotated[
+    str,
+    Path(min_length=1, max_length=ID_LENGTH, pattern=ID_PATTERN, description="the run's id"),
 ]
-
-
-class SubmitRequest(BaseModel):
-    """The body of ``POST /runs``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    workflow: str = Field(min_length=1, max_length=200)
-    input: dict[str, Any] = Field(default_factory=dict)
-    run_id: str | None = Field(default=None, min_length=1, max_length=200)
-    correlation_id: str | None = Field(default=None, max_length=200)
-
-
-class SubmitResponse(BaseModel):
-    """The answer to ``POST /runs``: the id of the run (new, or existing for a known run_id)."""
-
-    run_id: str
-
-
-class RunStatusBody(BaseModel):
-    """A run's status, as :meth:`RunStatus.to_dict` gives it."""
-
-    model_config = ConfigDict(extra="allow")
-
-    run_id: str
-    workflow: str
-    version: int
-    state: str
-    steps: dict[str, str]
-    outputs: dict[str, Any]
-    correlation_id: str | None
-    created_at: float
-    updated_at: float
-
-
-class EventBody(BaseModel):
-    """One entry of a run's event log."""
-
-    seq: int
-    step: str | None
-    kind: str
-    attempt: int
-    worker_id: str | None
-    at: float
-    detail: dict[str, Any]
-
-
-class HealthBody(BaseModel):
-    """The answer to ``GET /health``."""
-
-    status: str
 
 
 class _ApiError(Exception):
@@ -105,114 +72,59 @@ class _ApiError(Exception):
         self.headers = headers
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-class _BodyLimit:
-    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413 before parsing them."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send, f"declares {int(declared)} bytes")
-            return
-        # A chunked body declares no length: buffer it up to the limit, then replay it.
-        messages: list[Any] = []
-        size = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            if size > self.limit:
-                await self._refuse(scope, receive, send, f"is over {size} bytes")
-                return
-            if not message.get("more_body", False):
-                break
-        replay = iter(messages)
-
-        async def replayed() -> Any:
-            return next(replay, None) or await receive()
-
-        await self.app(scope, replayed, send)
-
-    async def _refuse(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-        why: str,
-    ) -> None:
-        response = _error(
-            413,
-            f"The request body {why}, more than the limit of {self.limit} bytes. "
-            "Send a smaller input: keep large data elsewhere and pass a reference to it.",
-        )
-        await response(scope, receive, send)
-
-
 def create_app(orchestrator: Orchestrator, *, token: str | None = None) -> FastAPI:
-    """The HTTP API over ``orchestrator``: submit runs, read their status and event log.
+    """The HTTP API over ``orchestrator``: submit runs, list them, read status and event log.
 
-    With ``token`` set, every route but ``/health`` wants ``Authorization: Bearer <token>``.
+    With ``token`` set, every route but ``/health`` wants ``Authorization: Bearer <token>``
+    (and only then does the OpenAPI document declare bearer security and 401 answers).
     The app starts no workers: run them beside it, or use :func:`serve_http`.
     """
-    return _build_app(orchestrator, token, lifespan=None)
+    return build_app(orchestrator, token, lifespan=None)
 
 
-def _build_app(
+def build_app(
     orchestrator: Orchestrator,
     token: str | None,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None,
 ) -> FastAPI:
+    """The app behind :func:`create_app`, with an optional lifespan (used by ``serve_http``)."""
     if token is not None and not token.strip():
         raise ValueError(
             f"token={token!r} is blank, which anyone could send. Pass a real secret, or None "
             "to serve without authentication on loopback."
         )
-    bearer = HTTPBearer(auto_error=False, description="required when the server has a token")
-
-    def authorised(
-        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
-    ) -> None:
-        if token is None:
-            return
-        given = credentials.credentials if credentials is not None else ""
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            raise _ApiError(
-                401,
-                "Missing or wrong bearer token: this server was started with a token. Send the "
-                "header 'Authorization: Bearer <token>'.",
-                {"WWW-Authenticate": "Bearer"},
-            )
-
     app = FastAPI(
         title="chaosflow orchestrator",
-        version="1",
-        description="Submit workflow runs and follow them.",
+        version="2",
+        description=(
+            "Submit workflow runs, list them and follow them. Every error answer is "
+            '`{"error": "..."}`.'
+        ),
         lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
     )
-    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(RequestLog)
     _add_error_handlers(app)
-    guarded = [Depends(authorised)]
+    guarded, auth = _guard(token)
 
-    @app.post("/runs", status_code=202, dependencies=guarded)
+    def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+        return error_responses(413, *statuses, *auth)
+
+    @app.post(
+        "/runs",
+        status_code=202,
+        dependencies=guarded,
+        responses=answers(400, 404, 409, 422, 503),
+        operation_id="submit_run",
+    )
     def submit_run(body: SubmitRequest) -> SubmitResponse:
-        """Start a run of ``workflow``; resubmitting a known ``run_id`` returns it unchanged."""
+        """Start a run of ``workflow``.
+
+        Resubmitting a known ``run_id`` with the same input returns it unchanged (202); with a
+        different input it is refused with 409, naming the SHA-256 digests of both inputs.
+        An unknown workflow is 404.
+        """
         try:
             run_id = orchestrator.submit(
                 body.workflow,
@@ -222,16 +134,74 @@ def _build_app(
             )
         except RegistryError as error:
             raise _ApiError(404, str(error)) from None
+        except RunConflict as error:
+            raise _ApiError(409, str(error)) from None
         return SubmitResponse(run_id=run_id)
 
-    @app.get("/runs/{run_id}", dependencies=guarded)
-    def run_status(run_id: str) -> RunStatusBody:
-        """The run's state, its steps' states and their outputs."""
+    @app.get("/runs", dependencies=guarded, responses=answers(422, 503), operation_id="list_runs")
+    def list_runs(
+        state: Annotated[RunState | None, Query(description="only runs in this state")] = None,
+        workflow: Annotated[
+            str | None, Query(max_length=ID_LENGTH, pattern=ID_PATTERN, description="name")
+        ] = None,
+        correlation_id: Annotated[
+            str | None, Query(max_length=ID_LENGTH, pattern=ID_PATTERN)
+        ] = None,
+        since: Annotated[
+            float | None,
+            Query(allow_inf_nan=False, description="created at or after (epoch seconds)"),
+        ] = None,
+        until: Annotated[
+            float | None,
+            Query(allow_inf_nan=False, description="created before (epoch seconds)"),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")] = DEFAULT_PAGE,
+        cursor: Annotated[
+            str | None,
+            Query(
+                max_length=MAX_CURSOR,
+                pattern=CURSOR_PATTERN,
+                description="the previous page's next_cursor",
+            ),
+        ] = None,
+    ) -> RunPageBody:
+        """Runs, newest first, filtered by state, workflow, correlation id and creation time.
+
+        A page holds at most ``limit`` runs; ``next_cursor`` (null on the last page) fetches
+        the next one. Paging is by position, so runs submitted meanwhile shift nothing.
+        """
+        page = orchestrator.list_runs(
+            state=state,
+            workflow=workflow,
+            correlation_id=correlation_id,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
+        )
+        return RunPageBody.model_validate(page.to_dict())
+
+    @app.get(
+        "/runs/{run_id}",
+        dependencies=guarded,
+        responses=answers(404, 422, 503),
+        operation_id="run_status",
+    )
+    def run_status(run_id: RunId) -> RunStatusBody:
+        """The run's state, its steps' states, outputs and last errors, and why it failed."""
         return RunStatusBody.model_validate(_status(orchestrator, run_id))
 
-    @app.post("/runs/{run_id}/cancel", dependencies=guarded)
-    def cancel_run(run_id: str) -> RunStatusBody:
-        """Cancel a running run: what did not start is skipped, the rest is compensated."""
+    @app.post(
+        "/runs/{run_id}/cancel",
+        dependencies=guarded,
+        responses=answers(404, 409, 422, 503),
+        operation_id="cancel_run",
+    )
+    def cancel_run(run_id: RunId) -> RunStatusBody:
+        """Cancel a running run: what did not start is skipped, the rest is compensated.
+
+        A run that has ended or is rolling back already is 409.
+        """
         try:
             status = orchestrator.cancel(run_id, reason="cancelled through the HTTP API")
         except UnknownRun as error:
@@ -240,8 +210,13 @@ def _build_app(
             raise _ApiError(409, str(error)) from None
         return RunStatusBody.model_validate(status.to_dict())
 
-    @app.get("/runs/{run_id}/events", dependencies=guarded)
-    def run_events(run_id: str) -> list[EventBody]:
+    @app.get(
+        "/runs/{run_id}/events",
+        dependencies=guarded,
+        responses=answers(404, 422, 503),
+        operation_id="run_events",
+    )
+    def run_events(run_id: RunId) -> list[EventBody]:
         """The run's event log, in order."""
         _status(orchestrator, run_id)
         return [
@@ -257,14 +232,69 @@ def _build_app(
             for row in orchestrator.events(run_id)
         ]
 
-    @app.get("/health")
+    @app.get("/health", responses=error_responses(413, 503), operation_id="health")
     def health() -> HealthBody:
         """``ok`` when the store answers a query; 503 when it does not."""
         with orchestrator.store.reading() as conn:
             conn.execute(text("SELECT 1"))
         return HealthBody(status="ok")
 
+    _document(app, orchestrator)
     return app
+
+
+# Where a submitted run's id leads: OpenAPI links, so clients (and schemathesis' stateful
+# tests) can follow a submission to the run it made.
+_RUN_LINKS = {
+    name: {"operationId": operation, "parameters": {"run_id": "$response.body#/run_id"}}
+    for name, operation in (
+        ("status", "run_status"),
+        ("events", "run_events"),
+        ("cancel", "cancel_run"),
+    )
+}
+
+
+def _document(app: FastAPI, orchestrator: Orchestrator) -> None:
+    """Extend the generated OpenAPI document with links and the registered workflows' names."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            document["paths"]["/runs"]["post"]["responses"]["202"]["links"] = _RUN_LINKS
+            workflow = document["components"]["schemas"]["SubmitRequest"]["properties"]
+            if orchestrator.registry.names():
+                workflow["workflow"]["examples"] = orchestrator.registry.names()
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _guard(token: str | None) -> tuple[list[Any], tuple[int, ...]]:
+    """The routes' auth dependency and the statuses it adds; nothing at all without a token."""
+    if token is None:
+        return [], ()
+    bearer = HTTPBearer(auto_error=False, description="the token the server was started with")
+
+    def authorised(
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+    ) -> None:
+        given = credentials.credentials if credentials is not None else ""
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), token.encode()):
+            raise _ApiError(
+                401,
+                "Missing or wrong bearer token: this server was started with a token. Send the "
+                "header 'Authorization: Bearer <token>'.",
+                {"WWW-Authenticate": "Bearer"},
+            )
+
+    return [Depends(authorised)], (401,)
 
 
 def _status(orchestrator: Orchestrator, run_id: str) -> dict[str, Any]:
@@ -274,144 +304,86 @@ def _status(orchestrator: Orchestrator, run_id: str) -> dict[str, Any]:
         raise _ApiError(404, str(error)) from None
 
 
+def _problems(error: RequestValidationError) -> list[dict[str, Any]]:
+    # Only where and what: echoing the input back could carry what cannot be encoded.
+    return [
+        {
+            "loc": [part if isinstance(part, int) else str(part) for part in p.get("loc", ())],
+            "msg": str(p.get("msg", "")),
+            "type": str(p.get("type", "")),
+        }
+        for p in jsonable_encoder(error.errors(), exclude={"input", "ctx", "url"})
+    ]
+
+
+def _methods_on(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     async def api_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, _ApiError)
-        return _error(error.status, error.message, error.headers)
+        return error_response(error.status, error.message, error.headers)
+
+    async def http_error(request: Request, error: Exception) -> JSONResponse:
+        # Starlette's own answers (unknown route, wrong method, undecodable body), reshaped.
+        assert isinstance(error, StarletteHTTPException)
+        where = f"{request.method} {request.url.path}"
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Starlette names the methods of the first route on the path; a path served by
+            # several routes (GET and POST /runs) takes all of theirs.
+            headers["Allow"] = ", ".join(_methods_on(request))
+        messages = {
+            404: f"There is no route {where}. The routes are listed in /openapi.json.",
+            405: f"{where} is not allowed; this path takes {headers.get('Allow')}.",
+            400: f"The request body of {where} could not be decoded ({error.detail}). Send "
+            "UTF-8 JSON with Content-Type: application/json.",
+        }
+        message = messages.get(error.status_code, f"{where}: {error.detail}")
+        return error_response(error.status_code, message, headers or None)
 
     async def invalid_request(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
-        problems = jsonable_encoder(error.errors())
+        problems = _problems(error)
         where = "; ".join(
-            f"{'.'.join(str(part) for part in problem.get('loc', ()))}: {problem.get('msg')}"
-            for problem in problems
+            f"{'.'.join(str(part) for part in p['loc'])}: {p['msg']}" for p in problems
         )
         body = {
             "error": f"The request is not valid ({where}). Fix it to match /openapi.json.",
-            "detail": problems,
+            "problems": problems,
         }
-        return JSONResponse(body, status_code=422)
+        return SafeJSONResponse(body, status_code=422)
 
     async def not_serialisable(_request: Request, error: Exception) -> JSONResponse:
-        return _error(422, str(error))
+        return error_response(422, str(error))
 
     async def store_down(_request: Request, error: Exception) -> JSONResponse:
         reason = error.orig if isinstance(error, DBAPIError) else error
-        return _error(
+        return error_response(
             503,
             f"The orchestrator's store cannot be reached ({reason}). Retry later; check that "
             "the database is running.",
         )
 
+    async def bug(request: Request, error: Exception) -> JSONResponse:
+        # Never expected: logged with its traceback, answered in the one error shape.
+        logging.getLogger(HTTP_LOGGER).exception("unhandled error in %s", request.url.path)
+        return error_response(
+            500,
+            f"The server failed on {request.method} {request.url.path} ({type(error).__name__}). "
+            "This is a bug in chaosflow: please report it with the server's log.",
+        )
+
     app.add_exception_handler(_ApiError, api_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(SerializationError, not_serialisable)
     app.add_exception_handler(StoreError, store_down)
     app.add_exception_handler(DBAPIError, store_down)
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def serve_http(
-    orchestrator: Orchestrator,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    token: str | None = None,
-    workers: int = 1,
-    lease_seconds: float = 30.0,
-    max_seconds: float | None = None,
-) -> None:
-    """Serve the HTTP API in the foreground, with ``workers`` worker threads beside it.
-
-    Prints ``chaosflow http listening on http://HOST:PORT`` once the socket is bound (``port=0``
-    picks a free port and prints it). Stops by itself after ``max_seconds`` and returns; on
-    SIGINT/SIGTERM it stops the workers, then uvicorn re-raises the signal so the process ends
-    with it. A worker thread that fails stops the server, and its error is raised here.
-    """
-    if not _is_loopback(host) and token is None:
-        raise ValueError(
-            f"host={host!r} is not a loopback address, so a token is required when not on "
-            "loopback: anyone on the network could submit runs. Pass a token, or bind to "
-            "127.0.0.1."
-        )
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port={port!r} is not a TCP port; pass 0..65535 (0 picks a free one).")
-    if workers < 0:
-        raise ValueError(f"workers={workers!r} is negative; pass 0 or more worker threads.")
-    if max_seconds is not None and not max_seconds > 0:
-        raise ValueError(f"max_seconds={max_seconds!r} must be positive, or None to run on.")
-    stop = threading.Event()
-    failures: list[BaseException] = []
-    server: uvicorn.Server | None = None
-
-    def work() -> None:
-        try:
-            worker = orchestrator.worker(lease_seconds=lease_seconds)
-            worker.run(max_seconds=_FOREVER, stop_event=stop)
-        except BaseException as error:  # recorded and re-raised by serve_http
-            failures.append(error)
-            if server is not None:
-                server.should_exit = True
-
-    @asynccontextmanager
-    async def with_workers(_app: FastAPI) -> AsyncIterator[None]:
-        # Workers live in the app's lifespan, so uvicorn stops them before it exits, even when
-        # it re-raises SIGTERM/SIGINT after a graceful shutdown.
-        threads = [
-            threading.Thread(target=work, name=f"chaosflow-http-worker-{n}", daemon=True)
-            for n in range(workers)
-        ]
-        for thread in threads:
-            thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            await asyncio.to_thread(_join, threads, lease_seconds + 5)
-
-    app = _build_app(orchestrator, token, lifespan=with_workers)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
-    )
-
-    def watch(server: uvicorn.Server) -> None:
-        while not server.started and not stop.wait(0.02):
-            pass
-        if server.started:
-            print(f"chaosflow http listening on {_url(server, host, port)}", flush=True)
-        if max_seconds is not None and not stop.wait(max_seconds):
-            server.should_exit = True
-
-    watcher = threading.Thread(target=watch, args=(server,), name="chaosflow-http-watch")
-    watcher.daemon = True
-    watcher.start()
-    try:
-        server.run()
-    finally:
-        stop.set()
-        watcher.join(timeout=5)
-    if failures:
-        raise failures[0]
-
-
-def _join(threads: list[threading.Thread], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    for thread in threads:
-        thread.join(timeout=max(0.0, deadline - time.monotonic()))
-
-
-def _url(server: uvicorn.Server, host: str, port: int) -> str:
-    # With port=0 the kernel picked the port: read it back from the bound socket.
-    sockets = [sock for listener in getattr(server, "servers", []) for sock in listener.sockets]
-    if sockets:
-        port = sockets[0].getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    app.add_exception_handler(Exception, bug)

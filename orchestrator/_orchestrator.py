@@ -2,60 +2,54 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ._clock import Clock, SystemClock
 from ._definition import Workflow
-from ._errors import SerializationError, UnknownRun
+from ._errors import RunConflict, SerializationError, StoreUnavailable, UnknownRun
 from ._hooks import HookEvent, HookPoint, Hooks
 from ._registry import WorkflowRegistry
 from ._retry import db_retry
 from ._runs import cancel_run, create_run
+from ._schema import ID_LENGTH
 from ._statements import unfinished_runs
-from ._states import TERMINAL_RUN_STATES, RunState, StepState
+from ._states import TERMINAL_RUN_STATES, RunState
+from ._status import DEFAULT_PAGE, RunPage, RunStatus, list_runs, status_from_rows
 from ._store import EventRow, Store
 from ._worker import Worker
 
+# How long a worker started before its store waits for it, and its backoff between tries.
+STORE_WAIT_SECONDS = 60.0
+STORE_WAIT_INITIAL = 0.5
+STORE_WAIT_CAP = 5.0
 
-@dataclass(frozen=True)
-class RunStatus:
-    """A run as the store knows it."""
+log = logging.getLogger("chaosflow.orchestrator")
 
-    run_id: str
-    workflow: str
-    version: int
-    state: RunState
-    steps: Mapping[str, StepState]
-    outputs: Mapping[str, Any]
-    correlation_id: str | None
-    created_at: float
-    updated_at: float
-    # Each routed step's condition, as data (empty when this process does not know the version).
-    routes: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def terminal(self) -> bool:
-        """Whether the run has ended (completed, compensated or compensation_failed)."""
-        return self.state in TERMINAL_RUN_STATES
+def store_wait_delays(max_seconds: float) -> list[float]:
+    """The pauses between tries to reach a store within ``max_seconds``: 0.5 s doubling to 5 s.
 
-    def to_dict(self) -> dict[str, Any]:
-        """The status as JSON-ready data."""
-        return {
-            "run_id": self.run_id,
-            "workflow": self.workflow,
-            "version": self.version,
-            "state": str(self.state),
-            "steps": {k: str(v) for k, v in self.steps.items()},
-            "outputs": dict(self.outputs),
-            "correlation_id": self.correlation_id,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "routes": dict(self.routes),
-        }
+    A pure function, so the schedule is tested and documented once: for the default minute it
+    is 0.5, 1, 2, 4, then 5 s until the minute is spent (15 tries).
+    """
+    delays: list[float] = []
+    delay, spent = STORE_WAIT_INITIAL, 0.0
+    while spent + delay <= max_seconds:
+        delays.append(delay)
+        spent += delay
+        delay = min(delay * 2, STORE_WAIT_CAP)
+    return delays
+
+
+def input_digest(payload: Mapping[str, Any]) -> str:
+    """The SHA-256 of a run input as canonical JSON (sorted keys): how conflicts name inputs."""
+    canonical = json.dumps(dict(payload), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Orchestrator:
@@ -68,13 +62,52 @@ class Orchestrator:
         clock: Clock | None = None,
         hooks: Hooks | None = None,
         create_schema: bool = True,
+        must_exist: bool = False,
     ) -> None:
+        """Open the store at ``store`` (a URL or a :class:`Store`).
+
+        The schema is created when missing (``create_schema``) and an older one migrated; with
+        ``must_exist=True`` a store that does not exist raises :class:`StoreNotFound` instead of
+        being created, which is what reading commands (status, runs, events) want.
+        """
         self.store = Store(store) if isinstance(store, str) else store
         self.clock = clock or SystemClock()
         self.hooks = hooks or Hooks()
         self.registry = WorkflowRegistry()
-        if create_schema:
-            self.store.create_schema()
+        if create_schema or must_exist:
+            try:
+                self.store.create_schema(create=not must_exist)
+            except BaseException:
+                if isinstance(store, str):
+                    self.store.dispose()  # ours: close what the failed try opened
+                raise
+
+    @classmethod
+    def open_waiting(
+        cls,
+        url: str,
+        *,
+        wait_seconds: float = STORE_WAIT_SECONDS,
+        clock: Clock | None = None,
+        **settings: Any,
+    ) -> Orchestrator:
+        """Open the store at ``url``, waiting up to ``wait_seconds`` for it to be reachable.
+
+        For a worker started before its database (a container that comes up later, a restart):
+        :class:`StoreUnavailable` is retried on :func:`store_wait_delays`' schedule, each retry
+        logged; once the wait is spent the last one is raised. Other errors (a bad URL, a newer
+        schema) are raised at once: waiting cannot cure them.
+        """
+        waiting = clock or SystemClock()
+        for delay in [*store_wait_delays(wait_seconds), None]:
+            try:
+                return cls(url, clock=clock, **settings)
+            except StoreUnavailable as error:
+                if delay is None:
+                    raise
+                log.warning("store unreachable, retrying in %.1fs: %s", delay, error)
+                waiting.sleep(delay)
+        raise AssertionError("unreachable: the last try raises or returns")
 
     def register(self, *workflows: Workflow) -> None:
         """Make ``workflows`` known to this process, for submission and for its workers."""
@@ -89,15 +122,31 @@ class Orchestrator:
         run_id: str | None = None,
         correlation_id: str | None = None,
     ) -> str:
-        """Start a run and return its id; submitting an existing ``run_id`` again is a no-op."""
+        """Start a run and return its id.
+
+        Submitting a known ``run_id`` again with the same workflow and input is a no-op that
+        returns it; with another input or workflow it raises :class:`RunConflict`, naming the
+        SHA-256 digests of both inputs.
+        """
         definition = (
             self.registry.register(workflow)
             if isinstance(workflow, Workflow)
             else self.registry.get(workflow)
         )
+        for field_name, value in (("run_id", run_id), ("correlation_id", correlation_id)):
+            if value is not None and (
+                not isinstance(value, str) or len(value) > ID_LENGTH or "\x00" in value
+            ):
+                shown = repr(value[:40]) + "..." if isinstance(value, str) else repr(value)
+                raise ValueError(
+                    f"{field_name}={shown} must be a string of at most {ID_LENGTH} "
+                    "characters without NUL (what the store's columns hold)."
+                )
+        if run_id == "":
+            raise ValueError("run_id='' is empty: pass an id, or None for a new one.")
         payload = dict(input or {})
         try:
-            json.dumps(payload)
+            json.dumps(payload, allow_nan=False)  # strict JSON: NaN and Infinity are not JSON
         except (TypeError, ValueError) as error:
             raise SerializationError(
                 f"The input of workflow {definition.name!r} cannot be stored as JSON ({error}). "
@@ -132,9 +181,26 @@ class Orchestrator:
     ) -> bool:
         # Idempotent on run_id, so a retry after a lost acknowledgement creates nothing twice.
         with self.store.transaction() as tx:
-            return create_run(
+            created = create_run(
                 tx, self.registry, definition, run_id, payload, now, correlation_id=correlation_id
             )
+            if not created:
+                existing = tx.run(run_id)
+                assert existing is not None  # create_run found it
+                given = json.dumps(dict(payload), sort_keys=True)
+                if existing.input != given or existing.workflow != definition.name:
+                    raise RunConflict(
+                        run_id,
+                        input_digest(json.loads(existing.input)),
+                        input_digest(payload),
+                        detail=(
+                            ""
+                            if existing.workflow == definition.name
+                            else f" It is a run of workflow {existing.workflow!r}, not "
+                            f"{definition.name!r}."
+                        ),
+                    )
+            return created
 
     def status(self, run_id: str) -> RunStatus:
         """The run's current state; raises UnknownRun for an id the store does not know."""
@@ -144,18 +210,8 @@ class Orchestrator:
                 f"Run {run_id!r} is not in the store at this URL. Check the id (it is printed by "
                 "submit) and that you point at the same database."
             )
-        rows = self.store.step_rows(run_id)
-        return RunStatus(
-            run.run_id,
-            run.workflow,
-            run.version,
-            RunState(run.state),
-            {row["step"]: StepState(row["state"]) for row in rows},
-            {row["step"]: json.loads(row["output"]) for row in rows if row["output"] is not None},
-            run.correlation_id,
-            run.created_at,
-            run.updated_at,
-            self._routes(run.workflow, run.version),
+        return status_from_rows(
+            run, self.store.step_rows(run_id), self._routes(run.workflow, run.version)
         )
 
     def _routes(self, name: str, version: int) -> dict[str, Any]:
@@ -191,8 +247,37 @@ class Orchestrator:
         return self.status(run_id)
 
     def runs(self) -> list[RunStatus]:
-        """Every run in the store, oldest first."""
+        """Every run in the store, oldest first, each with its whole status."""
         return [self.status(row.run_id) for row in self.store.runs()]
+
+    def list_runs(
+        self,
+        *,
+        state: RunState | str | None = None,
+        workflow: str | None = None,
+        correlation_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = DEFAULT_PAGE,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """A page of run summaries, newest first, filtered by every argument given.
+
+        ``since`` and ``until`` bound the creation time (``since <= created_at < until``, in
+        seconds of this orchestrator's clock); ``limit`` is the page size (1..1000); pass the
+        previous page's ``next_cursor`` as ``cursor`` for the next one. A bad argument raises
+        ValueError naming it.
+        """
+        return list_runs(
+            self.store,
+            state=state,
+            workflow=workflow,
+            correlation_id=correlation_id,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
+        )
 
     def events(self, run_id: str | None = None, after_seq: int = 0) -> list[EventRow]:
         """The event log, for one run or all, after ``after_seq``."""

@@ -21,6 +21,15 @@ from ._engine import (
     on_cancel,
     on_submit,
 )
+from ._errors import SubworkflowFailed
+from ._failures import (
+    cancel_record,
+    decode_error,
+    encode_error,
+    failure_record,
+    read_failure,
+    step_error,
+)
 from ._registry import WorkflowRegistry
 from ._states import TERMINAL_RUN_STATES, RunState, StepState, next_run_state, next_step_state
 from ._store import RunRow, StoreTransaction
@@ -110,7 +119,8 @@ def write_plan(
         if new_run_state != run_state:
             started_rollback |= new_run_state in _ROLLBACK and run_state == RunState.RUNNING
             tx.set_run_state(run_id, str(new_run_state), now)
-            tx.append_event(run_id, f"run_{new_run_state}", now, worker_id=actor)
+            detail = run_event_detail(tx, run_id, new_run_state)
+            tx.append_event(run_id, f"run_{new_run_state}", now, worker_id=actor, detail=detail)
             run_state = new_run_state
     if not moves_written:
         write_moves()
@@ -132,6 +142,40 @@ def write_plan(
     return finished
 
 
+def run_event_detail(tx: StoreTransaction, run_id: str, state: RunState) -> dict[str, Any]:
+    """The detail of a run's move into ``state``: for any end but completion, why.
+
+    ``{"failure": ...}``, the failure summary as :class:`RunFailure` gives it (the step that
+    failed and its error, or the cancel, and each compensation that failed for good, with its
+    error), so that an export of the event log says what went wrong without the store. (Under
+    a key of its own: ``detail["error"]`` is a step event's one-line error everywhere.)
+    """
+    if state in (RunState.RUNNING, RunState.COMPLETED):
+        return {}
+    run = tx.run(run_id)
+    compensations = {
+        step: decode_error(text, purpose="compensation")
+        for step, text in tx.compensation_errors(run_id).items()
+    }
+    failure = read_failure(
+        run.failure if run else None, {k: v for k, v in compensations.items() if v is not None}
+    )
+    return {"failure": failure.to_dict()} if failure else {}
+
+
+def _child_failure(
+    tx: StoreTransaction, child_id: str, state: RunState, attempt: int, purpose: str
+) -> Any:
+    """The record a parent step keeps of a child run that did not complete."""
+    child = tx.run(child_id)
+    failure = read_failure(child.failure if child else None, {})
+    why = f": {failure.reason}" if failure and failure.reason else ""
+    error = SubworkflowFailed(f"child run {child_id!r} ended {state}{why}")
+    # A child that rolled back (or was cancelled) left nothing applied; otherwise it may have.
+    definite = state in (RunState.ROLLED_BACK, RunState.CANCELLED)
+    return step_error(error, attempt=attempt, definite=definite, purpose=purpose)
+
+
 def _settle_parent_compensation(
     tx: StoreTransaction,
     registry: WorkflowRegistry,
@@ -145,7 +189,7 @@ def _settle_parent_compensation(
 ) -> None:
     """The child the parent step was undoing has ended its rollback: settle the step."""
     detail: dict[str, Any] = {"child": child_id}
-    if state == RunState.COMPENSATED:
+    if state == RunState.ROLLED_BACK:
         new_state = next_step_state(StepState.COMPENSATION_WAITING, "child_compensated")
         tx.set_step_state(parent.run_id, step, str(new_state), now)
         tx.append_event(
@@ -153,8 +197,11 @@ def _settle_parent_compensation(
         )
     else:
         new_state = next_step_state(StepState.COMPENSATION_WAITING, "child_compensation_failed")
-        detail["error"] = f"child run {child_id!r} ended {state}"
-        tx.set_step_state(parent.run_id, step, str(new_state), now, error=detail["error"])
+        record = _child_failure(tx, child_id, state, 1, "compensation")
+        detail.update(error=f"{record.type}: {record.message}", code=record.code)
+        tx.set_step_state(
+            parent.run_id, step, str(new_state), now, compensation_error=encode_error(record)
+        )
         for kind in ("compensation_failed", "escalation"):  # never silently: a human must look
             tx.append_event(parent.run_id, kind, now, step=step, worker_id=actor, detail=detail)
     states = {name: row.state for name, row in tx.steps(parent.run_id).items()}
@@ -180,6 +227,7 @@ def cancel_run(
     workflow = registry.get(run.workflow, run.version)
     states = {name: row.state for name, row in tx.steps(run_id).items()}
     tx.append_event(run_id, "cancel_requested", now, worker_id=actor, detail={"reason": reason})
+    tx.set_run_failure(run_id, cancel_record(reason))
     return write_plan(
         tx, registry, run_id, on_cancel(workflow, states), RunState(run.state), now, actor
     )
@@ -237,16 +285,24 @@ def settle_parent(
         plan = after_step_completed(workflow, parent_state, states, step, data)
     else:
         new_state = next_step_state(StepState.WAITING, "child_failed")
-        error = f"child run {run_id!r} ended {state}"
-        tx.set_step_state(parent.run_id, step, str(new_state), now, error=error)
+        record = _child_failure(tx, run_id, state, rows[step].attempt, "action")
+        tx.set_step_state(parent.run_id, step, str(new_state), now, error=encode_error(record))
         tx.append_event(
             parent.run_id,
             "step_failed",
             now,
             step=step,
             worker_id=actor,
-            detail={"child": run_id, "error": error},
+            detail={
+                "child": run_id,
+                "error": f"{record.type}: {record.message}",
+                "code": record.code,
+                "definite": record.definite,
+            },
         )
+        if parent_state == RunState.RUNNING:
+            tx.set_run_failure(parent.run_id, failure_record(step, record))
         states = {name: row.state for name, row in tx.steps(parent.run_id).items()}
-        plan = after_step_failed(workflow, parent_state, states, step)
+        # A failed child undid itself: the engine never compensates a failed sub-workflow step.
+        plan = after_step_failed(workflow, parent_state, states, step, definite=record.definite)
     write_plan(tx, registry, parent.run_id, plan, parent_state, now, actor)

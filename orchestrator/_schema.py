@@ -17,12 +17,20 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The migration path: MIGRATIONS[n] turns a store at version n - 1 into version n. A store older
 # than SCHEMA_VERSION is migrated step by step inside one transaction when it is opened; a newer
-# one is refused. Version 1 is the first: there is nothing to migrate yet.
+# one is refused. The functions live in _migrations.py and are registered there.
+#
+# Versions: 1 the first. 2 errors as records (``cf_steps.error`` and the new
+# ``compensation_error`` hold JSON: type, message, code, attempt, definite), the run's failure
+# summary (``cf_runs.failure``), the run state ``compensated`` renamed ``rolled_back`` (and its
+# event ``run_compensated`` renamed ``run_rolled_back``), indexes for listing runs.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+# What the id columns hold; the HTTP API refuses longer ids before they reach the database.
+ID_LENGTH = 128
 
 metadata = MetaData()
 
@@ -39,12 +47,12 @@ meta = Table(
 runs = Table(
     "cf_runs",
     metadata,
-    Column("run_id", String(128), primary_key=True),
-    Column("workflow", String(128), nullable=False),
+    Column("run_id", String(ID_LENGTH), primary_key=True),
+    Column("workflow", String(ID_LENGTH), nullable=False),
     Column("version", Integer, nullable=False),
     Column("state", String(32), nullable=False),
     Column("input", Text, nullable=False),
-    Column("correlation_id", String(128)),
+    Column("correlation_id", String(ID_LENGTH)),
     # A child run started by a sub-workflow step points at the step that waits for it.
     Column("parent_run_id", String(128)),
     Column("parent_step", String(128)),
@@ -52,6 +60,9 @@ runs = Table(
     Column("retries_used", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # Why the run did not complete, as JSON (the failed step and its error, or the cancel),
+    # written once, when the run leaves ``running``.
+    Column("failure", Text),
 )
 
 steps = Table(
@@ -68,7 +79,9 @@ steps = Table(
     Column("lease_expires_at", Float),
     Column("not_before", Float, nullable=False, default=0.0),
     Column("output", Text),
+    # The last error of the action and of the compensation, each a JSON StepError record.
     Column("error", Text),
+    Column("compensation_error", Text),
     Column("updated_at", Float, nullable=False),
 )
 
@@ -96,3 +109,10 @@ breakers = Table(
 
 Index("cf_steps_claimable", steps.c.state, steps.c.not_before)
 Index("cf_events_by_run", events.c.run_id, events.c.seq)
+# Listing runs: newest first, optionally of one state, workflow or correlation id.
+RUN_INDEXES = (
+    Index("cf_runs_by_created", runs.c.created_at, runs.c.run_id),
+    Index("cf_runs_by_state", runs.c.state, runs.c.created_at),
+    Index("cf_runs_by_workflow", runs.c.workflow, runs.c.created_at),
+    Index("cf_runs_by_correlation", runs.c.correlation_id),
+)

@@ -18,13 +18,19 @@ from ._errors import IllegalTransition
 
 
 class RunState(StrEnum):
-    """Where a workflow run stands."""
+    """Where a workflow run stands; the four terminal states name what happened.
+
+    ``completed``: every step ran. ``rolled_back``: a step failed and every effect that may
+    have been applied was undone (for a child run: its parent rolled back). ``cancelled``: a
+    client cancelled and the rollback succeeded. ``compensation_failed``: a rollback (after a
+    failure or a cancel) left a compensation that failed for good; a person must look.
+    """
 
     RUNNING = "running"
-    COMPENSATING = "compensating"
+    COMPENSATING = "compensating"  # rolling back because a step failed
     CANCELLING = "cancelling"  # compensating because a client asked, not because a step failed
     COMPLETED = "completed"
-    COMPENSATED = "compensated"
+    ROLLED_BACK = "rolled_back"  # called "compensated" before schema version 2
     COMPENSATION_FAILED = "compensation_failed"
     CANCELLED = "cancelled"
 
@@ -37,7 +43,9 @@ class StepState(StrEnum):
     RUNNING = "running"  # claimed under a lease; its effect may be applied
     WAITING = "waiting"  # a sub-workflow step waits for its child run to end
     COMPLETED = "completed"
-    FAILED = "failed"  # failed for good: retries exhausted or non-retryable
+    # Failed for good (retries exhausted or not retryable). A definite failure stays here; an
+    # indeterminate one with a compensation moves on to be compensated.
+    FAILED = "failed"
     SKIPPED = "skipped"  # never started: the run rolled back first
     COMPENSATION_PENDING = "compensation_pending"  # waits for its dependents to be undone
     COMPENSATION_READY = "compensation_ready"
@@ -49,7 +57,7 @@ class StepState(StrEnum):
 
 
 TERMINAL_RUN_STATES = frozenset(
-    {RunState.COMPLETED, RunState.COMPENSATED, RunState.COMPENSATION_FAILED, RunState.CANCELLED}
+    {RunState.COMPLETED, RunState.ROLLED_BACK, RunState.COMPENSATION_FAILED, RunState.CANCELLED}
 )
 
 R, S = RunState, StepState
@@ -58,7 +66,7 @@ RUN_TRANSITIONS: Mapping[tuple[RunState, str], RunState] = {
     (R.RUNNING, "all_steps_completed"): R.COMPLETED,
     (R.RUNNING, "step_failed"): R.COMPENSATING,
     (R.COMPENSATING, "step_failed"): R.COMPENSATING,  # a parallel branch failing too
-    (R.COMPENSATING, "all_compensated"): R.COMPENSATED,
+    (R.COMPENSATING, "all_compensated"): R.ROLLED_BACK,
     (R.COMPENSATING, "compensation_failed"): R.COMPENSATION_FAILED,
     (R.RUNNING, "cancel"): R.CANCELLING,
     (R.CANCELLING, "step_failed"): R.CANCELLING,
@@ -85,6 +93,7 @@ STEP_TRANSITIONS: Mapping[tuple[StepState, str], StepState] = {
     (S.PENDING, "skip"): S.SKIPPED,
     (S.READY, "skip"): S.SKIPPED,
     (S.COMPLETED, "schedule_compensation"): S.COMPENSATION_PENDING,
+    # Only an indeterminate failure: its effect may have been applied (the engine decides).
     (S.FAILED, "schedule_compensation"): S.COMPENSATION_PENDING,
     (S.COMPENSATION_PENDING, "dependents_compensated"): S.COMPENSATION_READY,
     (S.COMPENSATION_READY, "claim"): S.COMPENSATING,

@@ -11,16 +11,18 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from ._errors import StoreError
+from . import _migrations  # noqa: F401  (registers the migrations in MIGRATIONS)
+from ._errors import StoreError, StoreNotFound, StoreUnavailable
 from ._schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -79,6 +81,7 @@ class RunRow:
     retries_used: int
     created_at: float
     updated_at: float
+    failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -183,10 +186,17 @@ class Store:
         """
         self._commit_listeners.append(listener)
 
-    def create_schema(self) -> None:
-        """Create the tables if they are missing, and check the schema version."""
+    def create_schema(self, *, create: bool = True) -> None:
+        """Create the tables if they are missing, check the schema version, migrate an older one.
+
+        With ``create=False`` a store that does not exist yet raises :class:`StoreNotFound`
+        instead of being created: reading commands must not leave an empty store behind.
+        """
         try:
-            metadata.create_all(self.engine)
+            if not create:
+                self._require_existing()
+            else:
+                metadata.create_all(self.engine)
             with self.transaction() as tx:
                 found = tx.conn.execute(
                     select(meta.c.value).where(meta.c.key == "schema_version")
@@ -209,10 +219,30 @@ class Store:
                         .values(value=str(SCHEMA_VERSION))
                     )
         except OperationalError as error:
-            raise StoreError(
+            raise StoreUnavailable(
                 f"Cannot reach the store at {masked_url(self.url)!r}: {error.orig}. Check that the "
                 "database is running and the URL is right."
             ) from None
+
+    def _require_existing(self) -> None:
+        database = make_url(self.url).database
+        # Connecting would create a SQLite file: look first.
+        if (
+            self.is_sqlite
+            and database not in (None, "", ":memory:")
+            and not Path(database).is_file()
+        ):
+            raise StoreNotFound(
+                f"There is no store at {masked_url(self.url)!r}: the file {database!r} does "
+                "not exist. Check the path (a relative one is read from the current "
+                "directory), or start a worker or submit a run to create it."
+            )
+        if not inspect(self.engine).has_table(meta.name):
+            raise StoreNotFound(
+                f"The database at {masked_url(self.url)!r} holds no chaosflow store (no "
+                f"{meta.name!r} table). Check the URL, or start a worker or submit a run to "
+                "create one."
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
@@ -412,6 +442,32 @@ class StoreTransaction:
         self.wakes = True
         params = {"b_run": run_id, "b_step": step, "state": state, "updated_at": now, **values}
         self.conn.execute(SET_STEP, params)
+
+    def step_errors(self, run_id: str, step: str) -> tuple[str | None, str | None]:
+        """A step's stored last errors (action, compensation), as JSON text."""
+        row = self.conn.execute(
+            select(steps.c.error, steps.c.compensation_error).where(
+                (steps.c.run_id == run_id) & (steps.c.step == step)
+            )
+        ).one_or_none()
+        return (row.error, row.compensation_error) if row else (None, None)
+
+    def compensation_errors(self, run_id: str) -> dict[str, str]:
+        """Each step of the run whose compensation failed for good, with its last error."""
+        rows = self.conn.execute(
+            select(steps.c.step, steps.c.compensation_error).where(
+                (steps.c.run_id == run_id) & (steps.c.state == str(StepState.COMPENSATION_FAILED))
+            )
+        ).all()
+        return {row.step: row.compensation_error or "" for row in rows}
+
+    def set_run_failure(self, run_id: str, failure: Mapping[str, Any]) -> None:
+        """Record why the run did not complete; the first reason stays (later ones follow it)."""
+        self.conn.execute(
+            update(runs)
+            .where((runs.c.run_id == run_id) & runs.c.failure.is_(None))
+            .values(failure=json.dumps(dict(failure), sort_keys=True))
+        )
 
     def spend_retry(self, run_id: str, budget: int | None) -> bool:
         """Spend one retry of the run's budget; False when the budget is used up."""

@@ -23,8 +23,24 @@ from ._engine import (
     after_step_failed,
     on_compensate_completed,
 )
-from ._errors import ContractViolation, SerializationError, StepTimeout, StoreError
-from ._hooks import HookEvent, HookPoint, Hooks
+from ._errors import (
+    BusinessError,
+    ContractViolation,
+    SerializationError,
+    StepTimeout,
+    StoreError,
+)
+from ._failures import (
+    StepError,
+    decode_error,
+    encode_error,
+    failure_is_definite,
+    failure_record,
+    parent_rollback_record,
+    refused,
+    step_error,
+)
+from ._hooks import HookEvent, HookPoint, Hooks, trace_id_for
 from ._registry import WorkflowRegistry
 from ._retry import db_retry
 from ._runs import child_run_id, create_run, write_plan
@@ -38,6 +54,8 @@ from ._states import (
 from ._store import Store, StoreTransaction
 
 log = logging.getLogger("chaosflow.orchestrator")
+FAILURE_LOGGER = "chaosflow.failures"
+failure_log = logging.getLogger(FAILURE_LOGGER)
 
 # The shortest idle wait: a due time that has just passed is claimable in the next round.
 _MIN_IDLE_WAIT = 0.001
@@ -332,6 +350,7 @@ class Worker:
             assert run is not None  # a completed sub-workflow step always has its child run
             definition = self.registry.get(run.workflow, run.version)
             states = {name: row.state for name, row in tx.steps(child_id).items()}
+            tx.set_run_failure(child_id, parent_rollback_record(claim.run_id))
             plan = on_compensate_completed(definition, states)
             write_plan(tx, self.registry, child_id, plan, RunState(run.state), now, self.worker_id)
         self._fire(HookPoint.AFTER_COMPENSATION_COMMIT, claim)
@@ -441,7 +460,10 @@ class Worker:
         new_state = next_step_state(current, "succeed")
         with self.store.transaction() as tx:
             tx.lock_run(claim.run_id)
-            values: dict[str, Any] = {} if compensating else {"output": encoded, "error": None}
+            # The last error describes why a step is where it is: a success clears it.
+            values: dict[str, Any] = (
+                {"compensation_error": None} if compensating else {"output": encoded, "error": None}
+            )
             event = "step_compensated" if compensating else "step_completed"
             if not self._end_lease(tx, claim, new_state, now, event, **values):
                 return False
@@ -465,16 +487,17 @@ class Worker:
         retry = (
             policy.retryable(error)
             and not isinstance(error, (SerializationError, ContractViolation))
+            and not (isinstance(error, BusinessError) and not error.retryable)
             and claim.attempt < policy.max_attempts
         )
-        detail: dict[str, Any] = {
-            "error": f"{type(error).__name__}: {error}",
-            "attempt": claim.attempt,
-        }
-        if isinstance(error, ContractViolation):
-            detail["anomaly"] = "contract_violation"
+        column = "compensation_error" if compensating else "error"
         with self.store.transaction() as tx:
             tx.lock_run(claim.run_id)
+            stored_action, _ = tx.step_errors(claim.run_id, claim.step)
+            record = _classify(claim, step, error, stored_action)
+            detail = _failure_detail(record)
+            if isinstance(error, ContractViolation):
+                detail["anomaly"] = "contract_violation"
             self._breaker_outcome(tx, claim, now, success=False)
             if retry and not compensating and self._rolling_back(tx, claim.run_id):
                 # The run is being undone: a forward step that failed is not tried again (a
@@ -488,7 +511,7 @@ class Worker:
                 )
             if retry:
                 delay = policy.delay(claim.attempt, self._rng)
-                self._end_lease(
+                if self._end_lease(
                     tx,
                     claim,
                     next_step_state(current, "retry"),
@@ -496,12 +519,19 @@ class Worker:
                     "compensation_retry_scheduled" if compensating else "step_retry_scheduled",
                     {**detail, "delay": delay},
                     not_before=now + delay,
-                    error=detail["error"],
-                )
+                    **{column: encode_error(record)},
+                ):
+                    self._log_failure(
+                        claim,
+                        "compensation_retry_scheduled" if compensating else "step_retry_scheduled",
+                        record,
+                    )
                 return
             event = "compensation_failed" if compensating else "step_failed"
             new_state = next_step_state(current, "fail")
-            if not self._end_lease(tx, claim, new_state, now, event, detail, error=detail["error"]):
+            if not self._end_lease(
+                tx, claim, new_state, now, event, detail, **{column: encode_error(record)}
+            ):
                 return
             if compensating:
                 # Never silently: a compensation that failed for good needs a human.
@@ -510,14 +540,35 @@ class Worker:
             if compensating:
                 plan = after_compensation_settled(claim.workflow, states, claim.step)
             else:
-                plan = after_step_failed(claim.workflow, run_state, states, claim.step)
+                if run_state == RunState.RUNNING:
+                    tx.set_run_failure(claim.run_id, failure_record(claim.step, record))
+                plan = after_step_failed(
+                    claim.workflow, run_state, states, claim.step, definite=record.definite
+                )
             finished = self._apply(tx, claim, plan, run_state, now)
+        self._log_failure(claim, "compensation_failed" if compensating else "step_failed", record)
         if finished:
             self._fire(HookPoint.RUN_FINISHED, claim)
 
     def _rolling_back(self, tx: StoreTransaction, run_id: str) -> bool:
         run = tx.run(run_id)
         return run is not None and RunState(run.state) != RunState.RUNNING
+
+    def _log_failure(self, claim: Claim, kind: str, record: StepError) -> None:
+        """One JSON line per recorded failure (``kind`` as in the event log), for operators."""
+        level = logging.INFO if kind.endswith("_retry_scheduled") else logging.WARNING
+        if failure_log.isEnabledFor(level):
+            line = {
+                "event": kind,
+                "run_id": claim.run_id,
+                "workflow": claim.workflow.name,
+                "step": claim.step,
+                "worker_id": self.worker_id,
+                "correlation_id": claim.correlation_id,
+                "trace_id": trace_id_for(claim.run_id),
+                **record.to_dict(),
+            }
+            failure_log.log(level, json.dumps(line, sort_keys=True))
 
     def _states(self, tx: StoreTransaction, run_id: str) -> tuple[dict[str, StepState], RunState]:
         run = tx.run(run_id)
@@ -582,9 +633,38 @@ class Worker:
         )
 
 
+def _classify(claim: Claim, step: Step, error: Exception, stored_action: str | None) -> StepError:
+    """The record of a failed attempt, with whether the step's failure is definite so far."""
+    if claim.purpose == "compensation":
+        # A compensation is retried and escalated the same either way; the record still says
+        # whether the service refused the undo, which is what the person who must look needs.
+        definite = refused(error, ())
+    else:
+        definite = failure_is_definite(
+            error,
+            step.definite_errors,  # type: ignore[arg-type]  # types once defined
+            previous=decode_error(stored_action),
+            reclaimed=claim.reclaimed,
+        )
+    return step_error(error, attempt=claim.attempt, definite=definite, purpose=claim.purpose)
+
+
+def _failure_detail(record: StepError) -> dict[str, Any]:
+    """A failure event's detail: a line for people, and the record's fields for tools."""
+    return {
+        "error": f"{record.type}: {record.message}",
+        "type": record.type,
+        "message": record.message,
+        "code": record.code,
+        "attempt": record.attempt,
+        "definite": record.definite,
+    }
+
+
 def _encode_output(claim: Claim, output: Any) -> str:
     try:
-        return json.dumps(output)
+        # Strict JSON: NaN and Infinity are not JSON, and no client could read them back.
+        return json.dumps(output, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise SerializationError(
             f"Step {claim.step!r} of workflow {claim.workflow.name!r} returned a "
@@ -597,7 +677,8 @@ def _check_precondition(step: Step, context: StepContext) -> None:
     if step.precondition is not None and not step.precondition(context):
         raise ContractViolation(
             f"Precondition of step {step.name!r} does not hold for run {context.run_id!r}; the "
-            "step was not run. Check the run's input and the results it depends on."
+            "step was not run. Check the run's input and the results it depends on.",
+            "precondition",
         )
 
 

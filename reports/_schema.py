@@ -42,7 +42,9 @@ MODES: Final = ("sim", "real")
 
 # A run in one of these states left the system consistent: done, or cleanly rolled back
 # (``cancelled`` is a rollback a client asked for). Anything else is stuck or broke mid-rollback.
-GOOD_RUN_STATES: Final = frozenset({"completed", "compensated", "cancelled"})
+# ``compensated`` is the name ``rolled_back`` had before the orchestrator's schema version 2,
+# kept so that older result documents score the same.
+GOOD_RUN_STATES: Final = frozenset({"completed", "rolled_back", "compensated", "cancelled"})
 
 # Worst last: merging verdicts keeps the most severe one.
 VERDICT_SEVERITY: Final = {"valid": 0, "unknown": 1, "invalid": 2}
@@ -155,6 +157,9 @@ class RunRecord:
     started_at: float
     ended_at: float | None
     attempts: int
+    # Why the run did not complete (the failed step and its error, failed compensations), as
+    # the orchestrator's failure summary says it in one line; None when it completed.
+    failure: str | None = None
 
     def __post_init__(self) -> None:
         check.check_str("RunRecord.run_id", self.run_id)
@@ -163,6 +168,7 @@ class RunRecord:
         _set(self, "started_at", check.as_float("RunRecord.started_at", self.started_at))
         _set(self, "ended_at", check.as_optional_float("RunRecord.ended_at", self.ended_at))
         check.check_int("RunRecord.attempts", self.attempts, minimum=0)
+        check.check_str("RunRecord.failure", self.failure, optional=True)
 
     def to_dict(self) -> dict[str, Any]:
         """This run as JSON-ready data."""
@@ -173,6 +179,7 @@ class RunRecord:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "attempts": self.attempts,
+            "failure": self.failure,
         }
 
 

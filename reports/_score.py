@@ -27,7 +27,7 @@ def resilience_score(result: ResilienceResult) -> float:
                        (valid = 100, unknown = 50, invalid = 0; every checker weighs the same;
                         no checker at all = 50, because an unchecked run is unknown)
         good_rate    = runs whose state is in GOOD_RUN_STATES / all runs
-                       (completed, compensated or cancelled: done, or cleanly rolled back;
+                       (completed, rolled_back or cancelled: done, or cleanly rolled back;
                         compensation_failed, running or any other state counts against;
                         no runs at all = 1, because there is nothing to hold against)
         score        = checker_part * good_rate

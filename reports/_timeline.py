@@ -21,7 +21,8 @@ from ._schema import ResilienceResult
 
 STATE_COLOURS: Final = {
     "completed": "#2e7d32",
-    "compensated": "#1565c0",
+    "rolled_back": "#1565c0",
+    "compensated": "#1565c0",  # rolled_back's name in older result documents
     "cancelled": "#78909c",
     "compensation_failed": "#c62828",
     "compensating": "#f9a825",

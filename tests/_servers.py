@@ -16,7 +16,13 @@ LISTENING = "chaosflow http listening on "
 
 
 def start_server(
-    db_url: str, ledger: Path, log_dir: Path, *, workers: int, max_seconds: float = 120
+    db_url: str,
+    ledger: Path,
+    log_dir: Path,
+    *,
+    workers: int,
+    max_seconds: float = 120,
+    token: str | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start the HTTP server in a subprocess; returns it and its base URL once it listens."""
     env = {**os.environ, "CHAOSFLOW_LEDGER": str(ledger), "PYTHONPATH": str(ROOT)}
@@ -40,6 +46,7 @@ def start_server(
                 "5",
                 "--max-seconds",
                 str(max_seconds),
+                *(["--token", token] if token else []),
             ],
             cwd=ROOT,
             env=env,

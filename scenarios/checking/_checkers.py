@@ -63,6 +63,16 @@ def check_missing_compensations(history: History) -> CheckResult:
         for member in history.family(run_id):
             for service, step in sorted(applied[member] - undone[member]):
                 where = "" if member == run_id else f" (in its sub-workflow run {member!r})"
+                refused = history.definite_failure(member, step)
+                # The services are the judge: an effect they applied needs undoing even when
+                # the step's error was declared definite; then the declaration was wrong.
+                why = (
+                    ""
+                    if refused is None
+                    else f"; its failure was taken as definite (event {refused.seq}: "
+                    f"{event_detail(refused).get('error', '?')}), yet the service applied the "
+                    "effect, so that error does not mean 'refused'"
+                )
                 anomalies.append(
                     Anomaly(
                         "missing_compensation",
@@ -70,7 +80,7 @@ def check_missing_compensations(history: History) -> CheckResult:
                         (step,),
                         history.seqs(member, step),
                         f"run {run_id!r} ended {end.kind[4:]} (event {end.seq}) but the "
-                        f"{service!r} effect of step {step!r}{where} was never compensated",
+                        f"{service!r} effect of step {step!r}{where} was never compensated{why}",
                     )
                 )
     return CheckResult.judged(
@@ -189,7 +199,9 @@ def check_spurious_compensations(history: History) -> CheckResult:
 
     Either the service undid an effect it never applied for that run and step (a refund with no
     charge: money out of thin air), or it undid effects of a run the orchestrator reported as
-    completed (the client was told the order went through; the services say it did not).
+    completed (the client was told the order went through; the services say it did not), or
+    the orchestrator ran the compensation of a step whose failure was definite (the service
+    refused, so there was nothing to undo: a refund for a declined card).
     """
     applied: set[tuple[str, str, str]] = set()
     anomalies: list[Anomaly] = []
@@ -211,6 +223,7 @@ def check_spurious_compensations(history: History) -> CheckResult:
                     f"entry {effect.seq}) that it had never applied for this run",
                 )
             )
+    anomalies += _compensations_of_refused_steps(history)
     for run_id, undos in sorted(undone_runs.items()):
         end = history.terminal_event(run_id)
         if end is not None and end.kind == "run_completed":
@@ -230,6 +243,46 @@ def check_spurious_compensations(history: History) -> CheckResult:
         anomalies,
         f"{sum(len(u) for u in undone_runs.values())} undo effects seen by the services",
     )
+
+
+def _compensations_of_refused_steps(history: History) -> list[Anomaly]:
+    """From the log: a compensation ran for a step whose failure was definite.
+
+    A refused step applied nothing; running its compensation (a refund for a declined card, a
+    cancellation of a flight never booked) is an undo of nothing that a service may not
+    tolerate, and the saga semantics say it must not happen.
+    """
+    found = []
+    for event in sorted(history.events, key=lambda e: e.seq):
+        if event.kind != "compensation_claimed" or event.step is None:
+            continue
+        refused = history.definite_failure(event.run_id, event.step)
+        if refused is None or refused.seq > event.seq:
+            continue
+        found.append(
+            Anomaly(
+                "spurious_compensation",
+                event.run_id,
+                (event.step,),
+                (refused.seq, event.seq),
+                f"the compensation of step {event.step!r} ran (event {event.seq}) although the "
+                f"step failed definitely (event {refused.seq}: "
+                f"{event_detail(refused).get('error', '?')}): a refused step applied nothing",
+            )
+        )
+    return _first_per_step(found)
+
+
+def _first_per_step(anomalies: list[Anomaly]) -> list[Anomaly]:
+    # A compensation retried three times is one anomaly, not three.
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    kept = []
+    for anomaly in anomalies:
+        key = (anomaly.run_id, anomaly.steps)
+        if key not in seen:
+            seen.add(key)
+            kept.append(anomaly)
+    return kept
 
 
 _FAILED = ("step_failed", "compensation_failed")
@@ -408,6 +461,9 @@ def check_contracts(history: History) -> CheckResult:
             and event.step is not None
             # A sub-workflow step's undo is its child's rollback, judged in the child's run.
             and "child" not in event_detail(event)
+            # A refused step's compensation should not have run at all: that is reported as
+            # spurious_compensation, not held against the compensation's contract.
+            and history.definite_failure(event.run_id, event.step) is None
         ):
             key = (event.run_id, event.step)
             in_force = history.faults_in_force(event.at, compensation_of=event.step)

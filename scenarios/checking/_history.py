@@ -136,6 +136,26 @@ class History:
                 found[event.run_id] = str(parent["run_id"])
         return found
 
+    @cached_property
+    def _definite(self) -> dict[tuple[str, str], LoggedEvent]:
+        found: dict[tuple[str, str], LoggedEvent] = {}
+        for event in self.events:
+            if (
+                event.kind == "step_failed"
+                and event.step is not None
+                and event_detail(event).get("definite") is True
+            ):
+                found[(event.run_id, event.step)] = event
+        return found
+
+    def definite_failure(self, run_id: str, step: str) -> LoggedEvent | None:
+        """The event that failed ``step`` definitely (the service refused), or None.
+
+        A definitely failed step applied nothing, so it is never to be compensated; an
+        indeterminate failure (timeout, lost connection, crash) is.
+        """
+        return self._definite.get((run_id, step))
+
     def events_by_run(self) -> dict[str, list[LoggedEvent]]:
         """The event log grouped by run, each in log order."""
         return self._by_run

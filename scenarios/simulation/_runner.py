@@ -32,7 +32,7 @@ from faults import (
     StepFaultInjector,
     StoreFaultInjector,
 )
-from orchestrator import HookEvent, HookPoint, Orchestrator
+from orchestrator import FAILURE_LOGGER, HookEvent, HookPoint, Orchestrator
 
 from .._outcome import ScenarioOutcome, judge
 from .._scenario import Scenario
@@ -244,10 +244,12 @@ def _virtual_sleep(world: World) -> Iterator[None]:
 def _quiet_log() -> Iterator[None]:
     """The orchestrator's warnings (a store that was unavailable, a lost heartbeat) are the
     faults the scenario injected: the history holds them, the terminal need not."""
-    logger = logging.getLogger("chaosflow.orchestrator")
-    previous = logger.level
-    logger.setLevel(logging.ERROR)
+    loggers = [logging.getLogger(name) for name in ("chaosflow.orchestrator", FAILURE_LOGGER)]
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        logger.setLevel(previous)
+        for logger, level in zip(loggers, previous, strict=True):
+            logger.setLevel(level)

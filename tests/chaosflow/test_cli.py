@@ -107,3 +107,79 @@ def test_cancel_from_the_command_line(
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["state"] == "cancelled"
     assert main(["cancel", *db, *wf, "c1"]) == 2
     assert "cannot take event 'cancel' in state 'cancelled'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", [["status", "r1"], ["runs"], ["events"], ["events", "r1"]])
+def test_reading_verbs_refuse_a_store_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verb: list[str]
+) -> None:
+    store = tmp_path / "typo.db"
+    assert main([verb[0], "--db", f"sqlite:///{store}", *verb[1:]]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not store.exists()
+
+
+def test_status_and_runs_say_why_a_run_rolled_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAOSFLOW_LEDGER", str(tmp_path / "effects.db"))
+    db = ["--db", f"sqlite:///{tmp_path / 's.db'}"]
+    wf = ["--workflow", "examples.order_saga:order_saga"]
+    good = json.dumps({"sku": "a", "qty": 1, "amount": 5, "address": "here"})
+    bad = json.dumps({"sku": "b", "qty": 1, "amount": 7, "address": "undeliverable"})
+    assert main(["submit", *db, *wf, "--input", good, "--run-id", "good"]) == 0
+    assert main(["submit", *db, *wf, "--input", bad, "--run-id", "bad"]) == 0
+    assert main(["worker", *db, *wf, "--until-idle", "--max-seconds", "30"]) == 0
+    capsys.readouterr()
+
+    assert main(["status", *db, "bad"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["state"] == "rolled_back"
+    ship = status["errors"]["ship"]
+    assert ship["type"] == "examples.order_saga.ShippingRefused"
+    assert (ship["code"], ship["attempt"], ship["definite"]) == ("address_refused", 1, True)
+    assert status["failure"]["step"] == "ship"
+    assert status["steps"]["ship"] == "failed"  # refused: nothing to call back
+    assert status["steps"]["charge_payment"] == "compensated"
+
+    assert main(["runs", *db]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["CREATED", "(UTC)", "STATE"]
+    assert [line.split()[1] for line in table[1:]] == ["rolled_back", "completed"]
+    assert "step 'ship' failed definitely" in table[1]
+    assert main(["runs", *db, "--state", "rolled_back", "--json"]) == 0
+    page = json.loads(capsys.readouterr().out)
+    assert [r["run_id"] for r in page["runs"]] == ["bad"] and page["next_cursor"] is None
+    assert main(["runs", *db, "--limit", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "next page: --cursor" in captured.err
+    cursor = captured.err.split("--cursor ", 1)[1].strip().strip("'")
+    assert main(["runs", *db, "--limit", "1", "--cursor", cursor]) == 0
+    assert "good" in capsys.readouterr().out
+    assert main(["runs", *db, "--since", "2999-01-01T00:00:00Z"]) == 0
+    assert "(no runs match)" in capsys.readouterr().err
+
+    assert main(["runs", *db, "--state", "compensated"]) == 2
+    assert "renamed 'rolled_back'" in capsys.readouterr().err
+    assert main(["runs", *db, "--since", "yesterday"]) == 2
+    assert "--since='yesterday' is not a time" in capsys.readouterr().err
+
+
+def test_a_worker_waits_for_an_unreachable_store_then_says_so_with_exit_75(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "not-yet" / "s.db"
+    result = chaosflow(
+        "worker",
+        "--db",
+        f"sqlite:///{missing}",
+        "--workflow",
+        "examples.order_saga:order_saga",
+        "--store-wait",
+        "2",
+    )
+    assert result.returncode == 75, result.stderr
+    assert result.stderr.count("store unreachable, retrying in") == 2  # after 0.5 s and 1 s
+    assert "waited 2s for the store" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "--store-wait SECONDS" in chaosflow("worker", "--help").stdout

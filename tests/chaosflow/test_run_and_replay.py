@@ -92,3 +92,15 @@ def test_a_generated_case_replays_from_its_token_alone(capsys: pytest.CaptureFix
     replayed = capsys.readouterr().out
     assert "replaying 'generated' seed 0" in replayed
     assert "duplicate_effect" in replayed and "verdict: invalid" in replayed
+
+
+def test_the_result_document_says_why_each_run_did_not_complete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "examples/scenarios/order_saga_crash.yaml", "--report", str(tmp_path)]) == 0
+    capsys.readouterr()
+    runs = json.loads((tmp_path / "result.json").read_text())["runs"]
+    rolled_back = [r for r in runs if r["state"] == "rolled_back"]
+    assert rolled_back and all("step 'ship' failed definitely" in r["failure"] for r in rolled_back)
+    assert all("ShippingRefused [address_refused]" in r["failure"] for r in rolled_back)
+    assert all(r["failure"] is None for r in runs if r["state"] == "completed")

@@ -64,7 +64,7 @@ def test_transient_errors_on_the_first_attempts_then_success(tmp_path: Path) -> 
 
 def test_permanent_errors_exhaust_the_retries(tmp_path: Path) -> None:
     orch, run_id, svc, _ = run_with(tmp_path, StepFault("permanent", "pay"))
-    assert orch.status(run_id).state == RunState.COMPENSATED
+    assert orch.status(run_id).state == RunState.ROLLED_BACK
     assert svc.calls == []
 
 

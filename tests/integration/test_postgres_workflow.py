@@ -48,7 +48,7 @@ def test_order_saga_runs_on_postgres_with_two_worker_processes(
         assert process.returncode == 0, err
     states = [orch.status(run_id).state for run_id in run_ids]
     assert states.count(RunState.COMPLETED) == 9
-    assert states.count(RunState.COMPENSATED) == 3
+    assert states.count(RunState.ROLLED_BACK) == 3
     events = [e for e in orch.events() if e.run_id in run_ids]
     claims = [(e.run_id, e.step, e.attempt) for e in events if e.kind == "step_claimed"]
     assert len(claims) == len(set(claims))  # no step attempt claimed twice

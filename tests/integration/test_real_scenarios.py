@@ -102,7 +102,7 @@ def test_the_example_survives_a_real_sigkill_and_another_worker_takes_over(
     )
     assert outcome.mode == "real"
     assert outcome.verdict == "valid", [(r.checker, r.note) for r in outcome.judgement.results]
-    assert {str(run.state) for run in outcome.runs} == {"completed", "compensated"}
+    assert {str(run.state) for run in outcome.runs} == {"completed", "rolled_back"}
 
     # A real SIGKILL struck the worker that had just charged, and that process is gone.
     crashes = [f for f in outcome.faults if f.kind == "crash"]
@@ -220,7 +220,7 @@ def test_workers_reach_postgres_through_toxiproxy_and_survive_a_store_partition(
     assert outcome.verdict == "valid", [a.detail for a in outcome.judgement.anomalies]
     (partition,) = [f for f in outcome.faults if f.kind == "partition"]
     assert partition.target == "store" and partition.healed_at is not None
-    assert sorted(str(r.state) for r in outcome.runs) == ["compensated", "completed"]
+    assert sorted(str(r.state) for r in outcome.runs) == ["completed", "rolled_back"]
     # The workers reach the store only through the proxy: nothing moved until the heal.
     moved = [e.at for e in outcome.history.events if e.kind == "step_claimed"]
     assert moved and min(moved) >= outcome.origin + 2.0

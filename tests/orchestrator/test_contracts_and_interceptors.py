@@ -42,7 +42,7 @@ def test_broken_postcondition_fails_for_good_and_compensates(
     orch = orch_on(make_orchestrator)
     run_id = orch.submit(wf, {})
     orch.run_until_quiet(max_seconds=60)
-    assert orch.status(run_id).state == RunState.COMPENSATED
+    assert orch.status(run_id).state == RunState.ROLLED_BACK
     (failed,) = [e for e in orch.events(run_id) if e.kind == "step_failed"]
     assert failed.attempt == 1  # never retried
     assert failed.detail["anomaly"] == "contract_violation"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from examples.order_saga import DEMO_ORDERS, order_saga
-from orchestrator import MAX_BODY_BYTES, Orchestrator, create_app, serve_http
+from orchestrator import MAX_BODY_BYTES, Orchestrator, create_app, input_digest, serve_http
 
 with warnings.catch_warnings():
     # This starlette wants the `httpx2` fork for its TestClient; httpx works and is what we ship.
@@ -51,14 +52,20 @@ def test_submit_answers_202_with_a_run_id_and_the_run_is_stored(
     assert orchestrator.status(run_id).workflow == "order"
 
 
-def test_resubmitting_a_run_id_is_idempotent(
+def test_resubmitting_a_run_id_is_idempotent_and_another_input_a_409(
     client: TestClient, orchestrator: Orchestrator
 ) -> None:
     body = {"workflow": "order", "input": ORDER, "run_id": "order-42", "correlation_id": "c-1"}
     first = client.post("/runs", json=body)
-    again = client.post("/runs", json={**body, "input": DEMO_ORDERS[1]})
+    again = client.post("/runs", json=body)
+    assert first.status_code == again.status_code == 202
     assert first.json() == again.json() == {"run_id": "order-42"}
+    other = client.post("/runs", json={**body, "input": DEMO_ORDERS[1]})
+    assert other.status_code == 409
+    error = other.json()["error"]
+    assert input_digest(ORDER) in error and input_digest(DEMO_ORDERS[1]) in error
     assert len(orchestrator.runs()) == 1
+    assert json.loads(orchestrator.store.run("order-42").input) == ORDER  # type: ignore[union-attr]
 
 
 def test_status_gives_the_run_as_to_dict_does(
@@ -252,3 +259,38 @@ def test_cancel_over_http_compensates_and_refuses_an_ended_run(
     assert again.status_code == 409
     assert "cannot take event 'cancel' in state 'cancelled'" in again.json()["error"]
     assert client.post("/runs/nope/cancel").status_code == 404
+
+
+def test_serve_logs_each_request_and_each_step_failure_as_json_lines(tmp_path: Path) -> None:
+    process, url = start_server(
+        f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "effects.db", tmp_path, workers=1
+    )
+    refused = {**ORDER, "address": "undeliverable"}
+    try:
+        with httpx.Client(base_url=url, timeout=10) as http:
+            run_id = http.post("/runs", json={"workflow": "order", "input": refused}).json()[
+                "run_id"
+            ]
+            deadline = time.monotonic() + 30
+            status: dict[str, object] = {}
+            while time.monotonic() < deadline:
+                status = http.get(f"/runs/{run_id}").json()
+                if status["state"] == "rolled_back":
+                    break
+                time.sleep(0.1)
+            assert status["state"] == "rolled_back"
+    finally:
+        stop_server(process)
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "server.err").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    requests = [line for line in lines if line["event"] == "http_request"]
+    assert ("POST", "/runs", 202) in {(r["method"], r["path"], r["status"]) for r in requests}
+    assert all({"ms", "at", "client"} <= set(r) for r in requests)
+    (failure,) = [line for line in lines if line["event"] == "step_failed"]
+    assert failure["run_id"] == run_id and failure["step"] == "ship"
+    assert failure["type"] == "examples.order_saga.ShippingRefused"
+    assert (failure["code"], failure["definite"]) == ("address_refused", True)
+    assert failure["trace_id"] and failure["workflow"] == "order"

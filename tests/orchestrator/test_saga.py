@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -15,6 +16,7 @@ from orchestrator import (
     ManualClock,
     Orchestrator,
     RetryPolicy,
+    RunConflict,
     RunState,
     RunStatus,
     Step,
@@ -22,6 +24,7 @@ from orchestrator import (
     StepState,
     UnknownRun,
     Workflow,
+    input_digest,
     rebuild_from_events,
 )
 from tests.orchestrator.conftest import OrchestratorFactory
@@ -129,7 +132,7 @@ def test_failure_compensates_in_reverse_dependency_order(
     orch = orchestrator_on(make_orchestrator)
     run_id = run(orch, wf)
     status = orch.status(run_id)
-    assert status.state == RunState.COMPENSATED
+    assert status.state == RunState.ROLLED_BACK
     undone = rec.undone()
     assert undone[0] == "e" and undone[1] == "d" and undone[-1] == "a"
     assert set(undone[2:4]) == {"b", "c"}
@@ -159,7 +162,7 @@ def test_non_retryable_error_fails_on_first_attempt(make_orchestrator: Orchestra
     failed = [e for e in orch.events(run_id) if e.kind == "step_failed"]
     assert len(failed) == 1 and failed[0].attempt == 1
     assert "KeyError" in failed[0].detail["error"]
-    assert orch.status(run_id).state == RunState.COMPENSATED
+    assert orch.status(run_id).state == RunState.ROLLED_BACK
 
 
 def test_timeout_fails_the_step(make_orchestrator: OrchestratorFactory) -> None:
@@ -288,8 +291,27 @@ def test_submit_is_idempotent_on_run_id(make_orchestrator: OrchestratorFactory) 
     wf = Workflow("idem", [rec.step("a")])
     orch = orchestrator_on(make_orchestrator)
     assert orch.submit(wf, {"x": 1}, run_id="r1") == "r1"
-    assert orch.submit(wf, {"x": 2}, run_id="r1") == "r1"
+    assert orch.submit(wf, {"x": 1}, run_id="r1") == "r1"
     assert [e.kind for e in orch.events("r1")] == ["run_submitted", "step_ready"]
+
+
+def test_resubmitting_a_run_id_with_another_input_is_refused_naming_both_digests(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
+    rec = Recorder()
+    wf = Workflow("idem", [rec.step("a")])
+    orch = orchestrator_on(make_orchestrator)
+    orch.submit(wf, {"x": 1}, run_id="r1")
+    with pytest.raises(RunConflict, match="exists with a different input") as raised:
+        orch.submit(wf, {"x": 2}, run_id="r1")
+    assert raised.value.stored_digest == input_digest({"x": 1})
+    assert raised.value.given_digest == input_digest({"x": 2})
+    assert input_digest({"x": 1}) in str(raised.value)
+    assert input_digest({"x": 2}) in str(raised.value)
+    assert json.loads(orch.store.run("r1").input) == {"x": 1}  # the stored run is untouched
+    # Key order does not make another input: the digest is of canonical JSON.
+    orch.submit(wf, {"y": 1, "x": 2}, run_id="r2")
+    assert orch.submit(wf, {"x": 2, "y": 1}, run_id="r2") == "r2"
 
 
 def test_state_rebuilt_from_the_event_log_matches_the_tables(

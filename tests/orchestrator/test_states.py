@@ -37,7 +37,7 @@ def test_illegal_move_names_state_and_event() -> None:
 
 
 def test_terminal_run_states_have_no_way_out() -> None:
-    for state in (RunState.COMPENSATED, RunState.COMPENSATION_FAILED, RunState.CANCELLED):
+    for state in (RunState.ROLLED_BACK, RunState.COMPENSATION_FAILED, RunState.CANCELLED):
         assert not [key for key in RUN_TRANSITIONS if key[0] == state]
     # One exception: a completed sub-workflow run is rolled back when its parent rolls back (the
     # worker takes it only for a child run; a top-level completion is final).

@@ -92,9 +92,9 @@ def test_a_failed_child_takes_the_parent_down_its_failure_path(
     orch = orchestrator(make_orchestrator, parent)
     run_id = orch.submit("order", {})
     orch.run_until_quiet(max_seconds=60)
-    assert orch.status(f"{run_id}.pay").state == RunState.COMPENSATED
+    assert orch.status(f"{run_id}.pay").state == RunState.ROLLED_BACK
     status = orch.status(run_id)
-    assert status.state == RunState.COMPENSATED
+    assert status.state == RunState.ROLLED_BACK
     assert status.steps == {
         "reserve": StepState.COMPENSATED,
         "pay": StepState.FAILED,
@@ -154,9 +154,9 @@ def test_a_completed_child_is_rolled_back_when_its_parent_rolls_back(
     run_id = orch.submit("order", {})
     orch.run_until_quiet(max_seconds=60)
     child_id = f"{run_id}.pay"
-    assert orch.status(run_id).state == RunState.COMPENSATED
+    assert orch.status(run_id).state == RunState.ROLLED_BACK
     assert orch.status(run_id).steps["pay"] == StepState.COMPENSATED
-    assert orch.status(child_id).state == RunState.COMPENSATED
+    assert orch.status(child_id).state == RunState.ROLLED_BACK
     # Undone in reverse: the failed step (it may have applied), the child's steps (capture,
     # then authorise), then what came before the child.
     undos = [call for call in log.calls if call.startswith("undo")]
@@ -170,7 +170,7 @@ def test_a_completed_child_is_rolled_back_when_its_parent_rolls_back(
     assert (
         kinds.index("run_completed")
         < kinds.index("run_compensating")
-        < kinds.index("run_compensated")
+        < kinds.index("run_rolled_back")
     )
     parent_kinds = [(e.kind, e.step) for e in orch.events(run_id) if e.step == "pay"]
     assert ("child_compensation_started", "pay") in parent_kinds

@@ -67,7 +67,7 @@ def test_summary_numbers_by_hand(make: Any) -> None:
     runs = (
         make.run("r1", "completed", 0.0, 1.0),
         make.run("r2", "completed", 0.0, 2.0),
-        make.run("r3", "compensated", 1.0, 4.0),
+        make.run("r3", "rolled_back", 1.0, 4.0),
         make.run("r4", "cancelled", 1.0, 5.0),
         make.run("r5", "compensation_failed", 0.0, 10.0),
         make.run("r6", "running", 3.0, None),
@@ -76,14 +76,14 @@ def test_summary_numbers_by_hand(make: Any) -> None:
     assert numbers["runs_total"] == 6
     assert numbers["runs_by_state"] == {
         "cancelled": 1,
-        "compensated": 1,
+        "rolled_back": 1,
         "compensation_failed": 1,
         "completed": 2,
         "running": 1,
     }
     assert numbers["runs_unfinished"] == 1
     assert numbers["completion_rate"] == pytest.approx(2 / 6)
-    assert numbers["good_rate"] == pytest.approx(4 / 6)  # completed, compensated, cancelled
+    assert numbers["good_rate"] == pytest.approx(4 / 6)  # completed, rolled_back, cancelled
     assert numbers["attempts_total"] == 12
     assert numbers["duration_p50_s"] == pytest.approx(3.0)
     # Linear interpolation: position 0.95 * 4 = 3.8 between 4 and 10.

@@ -46,10 +46,10 @@ def test_a_new_anomaly_kind_is_a_regression(make: Any) -> None:
 def test_a_lower_completion_rate_is_a_regression_even_when_checkers_pass(make: Any) -> None:
     slower = make.result(
         checkers=(make.checker("effects", "valid"), make.checker("progress", "valid")),
-        runs=(make.run("r1", "completed"), make.run("r2", "compensated")),
+        runs=(make.run("r1", "completed"), make.run("r2", "rolled_back")),
     )
     comparison = compare(slower, good_baseline(make))
-    # compensated is a clean rollback, so the score stays 100, but fewer runs completed.
+    # rolled_back is a clean rollback, so the score stays 100, but fewer runs completed.
     assert comparison.score_delta == 0.0
     assert comparison.completion_rate == 0.5
     assert comparison.completion_rate_delta == pytest.approx(-0.5)

@@ -96,7 +96,7 @@ results = st.builds(
             RunRecord,
             run_id=identifiers,
             workflow=identifiers,
-            state=st.sampled_from(["completed", "compensated", "running", "weird"]),
+            state=st.sampled_from(["completed", "rolled_back", "running", "weird"]),
             started_at=seconds,
             ended_at=st.none() | seconds,
             attempts=st.integers(0, 50),

@@ -36,17 +36,26 @@ def test_the_docstring_example(make: Any) -> None:
 
 
 def test_clean_rollbacks_count_as_good_and_a_failed_one_does_not(make: Any) -> None:
-    # valid + invalid = 50 points; compensated and cancelled are good, compensation_failed not:
+    # valid + invalid = 50 points; rolled_back and cancelled are good, compensation_failed not:
     # 50 * 2/3 = 33.33...
     result = make.result(
         checkers=(make.checker("a", "valid"), make.checker("b", "invalid", make.anomaly())),
         runs=(
-            make.run("r1", "compensated"),
+            make.run("r1", "rolled_back"),
             make.run("r2", "cancelled"),
             make.run("r3", "compensation_failed"),
         ),
     )
     assert resilience_score(result) == pytest.approx(100 / 3)
+
+
+def test_compensated_from_older_documents_still_counts_as_a_clean_rollback(make: Any) -> None:
+    # rolled_back was called compensated before the orchestrator's schema version 2.
+    result = make.result(
+        checkers=(make.checker("a", "valid"),),
+        runs=(make.run("r1", "compensated"), make.run("r2", "compensation_failed")),
+    )
+    assert resilience_score(result) == pytest.approx(50.0)
 
 
 def test_the_sample_scores_by_hand(sample: Any) -> None:

@@ -73,7 +73,7 @@ def test_one_apply_and_one_compensation_are_not_duplicates() -> None:
 
 
 def test_missing_compensation_only_for_rolled_back_runs() -> None:
-    events = [Ev(1, "r1", None, "run_compensated"), Ev(2, "r2", None, "run_completed")]
+    events = [Ev(1, "r1", None, "run_rolled_back"), Ev(2, "r2", None, "run_completed")]
     effects = [
         effect(1, "stock", "apply", "r1", "reserve"),
         effect(2, "payment", "apply", "r1", "charge"),
@@ -143,9 +143,9 @@ def test_progress_counts_a_run_that_ended_after_the_bound_as_stuck() -> None:
 
 def test_spurious_compensation_an_undo_of_nothing_and_an_undo_of_a_completed_run() -> None:
     events = [
-        Ev(1, "r1", None, "run_compensated"),
+        Ev(1, "r1", None, "run_rolled_back"),
         Ev(2, "r2", None, "run_completed"),
-        Ev(3, "r3", None, "run_compensated"),
+        Ev(3, "r3", None, "run_rolled_back"),
     ]
     effects = [
         effect(1, "payment", "compensate", "r1", "charge"),  # a refund with no charge
@@ -256,7 +256,7 @@ def test_a_parent_rolling_back_must_undo_its_completed_childs_effects() -> None:
         Ev(1, "p", None, "run_submitted"),
         Ev(2, "p.sub", None, "run_submitted", detail={"parent": {"run_id": "p", "step": "sub"}}),
         Ev(3, "p.sub", None, "run_completed"),
-        Ev(4, "p", None, "run_compensated"),
+        Ev(4, "p", None, "run_rolled_back"),
     ]
     effects = [
         effect(1, "stock", "apply", "p", "reserve"),
@@ -296,3 +296,65 @@ def test_compensation_order_with_definitions_is_reverse_dependency_order() -> No
     swapped = [effect(1, "mail", "compensate", "r1", "notify"), *effects[:1], *effects[2:3]]
     ok = History([], swapped, dependencies=BRANCHES, run_workflows=runs)
     assert check_compensation_order(ok).verdict == Verdict.VALID
+
+
+REFUSED = {"error": "shop.CardDeclined: declined", "definite": True, "code": "card_declined"}
+TIMED_OUT = {"error": "orchestrator.StepTimeout: slow", "definite": False}
+
+
+def test_a_compensation_of_a_definitely_failed_step_is_spurious() -> None:
+    def history(failure: dict[str, Any]) -> History:
+        return History(
+            events=[
+                Ev(1, "r1", "charge", "step_failed", detail=failure),
+                Ev(2, "r1", None, "run_compensating"),
+                Ev(3, "r1", "charge", "compensation_claimed"),
+                Ev(4, "r1", "charge", "compensation_claimed"),  # retried: still one anomaly
+                Ev(5, "r1", None, "run_rolled_back"),
+            ],
+            effects=[],
+        )
+
+    result = check_spurious_compensations(history(REFUSED))
+    assert result.verdict == Verdict.INVALID
+    (anomaly,) = result.anomalies
+    assert (anomaly.run_id, anomaly.steps, anomaly.event_seqs) == ("r1", ("charge",), (1, 3))
+    assert "failed definitely (event 1: shop.CardDeclined: declined)" in anomaly.detail
+    # An indeterminate failure may have applied its effect: its compensation must run.
+    assert check_spurious_compensations(history(TIMED_OUT)).verdict == Verdict.VALID
+
+
+def test_a_definitely_failed_step_is_not_required_to_be_compensated_unless_it_applied() -> None:
+    events = [
+        Ev(1, "r1", "reserve", "step_completed"),
+        Ev(2, "r1", "charge", "step_failed", detail=REFUSED),
+        Ev(3, "r1", None, "run_rolled_back"),
+    ]
+    undone = [
+        effect(1, "hotel", "apply", "r1", "reserve"),
+        effect(2, "hotel", "compensate", "r1", "reserve"),
+    ]
+    assert (
+        check_missing_compensations(History(events=events, effects=undone)).verdict == Verdict.VALID
+    )
+    # The services saw the "refused" charge land: the declaration was wrong, and the undo missing.
+    landed = [*undone, effect(3, "bank", "apply", "r1", "charge")]
+    result = check_missing_compensations(History(events=events, effects=landed))
+    (anomaly,) = result.anomalies
+    assert anomaly.steps == ("charge",)
+    assert "taken as definite (event 2" in anomaly.detail
+
+
+def test_a_failed_compensation_of_a_refused_step_is_not_held_against_its_contract() -> None:
+    events = [
+        Ev(1, "r1", "charge", "step_failed", detail=REFUSED),
+        Ev(2, "r1", "charge", "compensation_claimed"),
+        Ev(3, "r1", "charge", "compensation_failed", detail={"error": "RefundError: no charge"}),
+    ]
+    history = History(events=events, effects=[])
+    assert check_contracts(history).verdict == Verdict.VALID
+    assert check_spurious_compensations(history).verdict == Verdict.INVALID  # reported there
+    indeterminate = History(
+        events=[Ev(1, "r1", "charge", "step_failed", detail=TIMED_OUT), *events[1:]], effects=[]
+    )
+    assert check_contracts(indeterminate).verdict == Verdict.INVALID  # undoing nothing must work

@@ -113,7 +113,7 @@ def test_behaviours_do_what_they_say() -> None:
     outcome = run_in_process(Scenario("behaviours", workflow, payloads, invariants=INVARIANTS))
     assert_valid(outcome)
     first, second = outcome.runs
-    assert (first.state, second.state) == ("completed", "compensated")
+    assert (first.state, second.state) == ("completed", "rolled_back")
     # Per run, in the order its services applied them (the two runs interleave by the seed).
     applied = sorted(
         ((e.run_id[-1], e.step, e.kind) for e in outcome.history.effects), key=lambda e: e[0]

@@ -28,7 +28,7 @@ def test_the_order_saga_survives_a_crash_after_the_charge(tmp_path: Path) -> Non
     assert outcome.verdict == Verdict.VALID
     assert [f.kind for f in outcome.faults] == ["crash"]
     states = sorted(str(r.state) for r in outcome.runs)
-    assert states == ["compensated", "completed", "completed", "completed"]
+    assert states == ["completed", "completed", "completed", "rolled_back"]
     charges = [e for e in outcome.history.effects if e.service == "payment" and e.kind == "apply"]
     assert len(charges) == 4  # one per order, though one charge ran twice
     claims = [

@@ -4,7 +4,6 @@ the service they hit, and compensations judged fairly under faults."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -29,98 +28,15 @@ from scenarios import (
     run_in_process,
     workflow_specs,
 )
+from tests.scenarios._sim_sagas import (
+    determinism_case,
+    history_bytes,
+    run,
+    saga,
+    strict_refunds,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def history_bytes(outcome: ScenarioOutcome) -> bytes:
-    """Everything a run left behind that a seed must fix: the log, the effects, the faults."""
-    return json.dumps(
-        {
-            "events": [
-                [e.seq, e.run_id, e.step, e.kind, e.attempt, e.worker_id, e.at, e.detail]
-                for e in outcome.history.events
-            ],
-            "effects": [
-                [e.seq, e.service, e.kind, e.key, e.run_id, e.step, e.at, e.payload]
-                for e in outcome.history.effects
-            ],
-            "faults": [[f.kind, f.target, f.at, f.detail, f.healed_at] for f in outcome.faults],
-            "verdicts": [[r.checker, str(r.verdict), r.note] for r in outcome.judgement.results],
-        },
-        sort_keys=True,
-    ).encode()
-
-
-# -- a small saga whose services and timeouts each test sets ---------------------------------
-
-
-class Declined(Exception):
-    """The card is refused: retrying cannot help."""
-
-
-def saga(
-    payment: RecordingService,
-    *,
-    timeout: float | None = 1.0,
-    retry: RetryPolicy | None = None,
-    refund_retry: RetryPolicy | None = None,
-    ship_retry: RetryPolicy | None = None,
-) -> Workflow:
-    stock = RecordingService("stock")
-    shipping = RecordingService("shipping")
-
-    def reserve(ctx: StepContext) -> Any:
-        return stock.apply(ctx, sku=ctx.input.get("sku", "book"))
-
-    def release(ctx: StepContext) -> None:
-        stock.compensate(ctx)
-
-    def charge(ctx: StepContext) -> Any:
-        return payment.apply(ctx, amount=ctx.input.get("amount", 100))
-
-    def refund(ctx: StepContext) -> None:
-        payment.compensate(ctx)
-
-    def ship(ctx: StepContext) -> Any:
-        if ctx.input.get("declined"):
-            raise Declined("the carrier refuses the parcel")
-        return shipping.apply(ctx, to="home")
-
-    return Workflow(
-        "saga",
-        [
-            Step("reserve", reserve, release),
-            Step(
-                "charge",
-                charge,
-                refund,
-                after=("reserve",),
-                timeout=timeout,
-                retry=retry or RetryPolicy(max_attempts=3, initial_interval=0.5),
-                compensation_retry=refund_retry or RetryPolicy(max_attempts=3),
-            ),
-            Step(
-                "ship",
-                ship,
-                after=("charge",),
-                retry=ship_retry or RetryPolicy(max_attempts=2, non_retryable=(Declined,)),
-            ),
-        ],
-    )
-
-
-def run(workflow: Workflow, *faults: Fault, inputs: Any = None, **options: Any) -> ScenarioOutcome:
-    return run_in_process(
-        Scenario(
-            "sim",
-            workflow,
-            inputs or [{"amount": 100}],
-            FaultPlan(tuple(faults)),
-            invariants=ANOMALY_KINDS,
-            **options,
-        )
-    )
 
 
 def kinds(outcome: ScenarioOutcome) -> set[str]:
@@ -165,21 +81,13 @@ def test_nothing_in_a_simulation_waits_on_the_machine(monkeypatch: pytest.Monkey
 
 
 def test_a_seed_fixes_the_history_byte_for_byte_across_processes() -> None:
-    workflow = saga(RecordingService("payment"), timeout=1.0)
-    faults = (
-        Fault.toxic("payment", "latency", at=0.0, duration=3.0, latency=1500),
-        Fault("store", Trigger(at=0.5), None, 2.0, {"action": "commit_fail", "probability": 0.5}),
-        Fault("store", Trigger(at=1.0), None, 2.0, {"action": "ack_lost", "probability": 0.5}),
-        Fault.crash("after_action", "reserve", run=1),
-    )
-    inputs = [{"amount": 100}, {"amount": 200, "declined": True}, {"amount": 300}]
-    first = history_bytes(run(workflow, *faults, inputs=inputs, seed=7))
-    assert first == history_bytes(run(workflow, *faults, inputs=inputs, seed=7))
-    assert first != history_bytes(run(workflow, *faults, inputs=inputs, seed=8))
+    first = history_bytes(determinism_case(7))
+    assert first == history_bytes(determinism_case(7))
+    assert first != history_bytes(determinism_case(8))
     # Another interpreter, with another hash seed: the same bytes.
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "from tests.scenarios.test_simulation import replay_in_child; replay_in_child()"
+        "from tests.scenarios._sim_sagas import replay_in_child; replay_in_child()"
     )
     child = subprocess.run(
         [sys.executable, "-c", script, str(ROOT)],
@@ -189,19 +97,6 @@ def test_a_seed_fixes_the_history_byte_for_byte_across_processes() -> None:
         timeout=300,
     )
     assert child.stdout == first
-
-
-def replay_in_child() -> None:
-    """The scenario of the test above, printed as bytes (run in a child interpreter)."""
-    workflow = saga(RecordingService("payment"), timeout=1.0)
-    faults = (
-        Fault.toxic("payment", "latency", at=0.0, duration=3.0, latency=1500),
-        Fault("store", Trigger(at=0.5), None, 2.0, {"action": "commit_fail", "probability": 0.5}),
-        Fault("store", Trigger(at=1.0), None, 2.0, {"action": "ack_lost", "probability": 0.5}),
-        Fault.crash("after_action", "reserve", run=1),
-    )
-    inputs = [{"amount": 100}, {"amount": 200, "declined": True}, {"amount": 300}]
-    sys.stdout.buffer.write(history_bytes(run(workflow, *faults, inputs=inputs, seed=7)))
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
@@ -342,7 +237,7 @@ LASTING_OUTAGE = Fault("partition", Trigger(at=0.0), "shipping", FOREVER)
 def test_a_workflow_that_gives_up_under_a_lasting_outage_rolls_back_and_passes() -> None:
     outcome = run(saga(RecordingService("payment"), timeout=1.0), LASTING_OUTAGE)
     assert outcome.verdict == Verdict.VALID
-    assert [str(r.state) for r in outcome.runs] == ["compensated"]
+    assert [str(r.state) for r in outcome.runs] == ["rolled_back"]
     (outage,) = outcome.faults
     assert outage.healed_at is not None and outage.healed_at >= outcome.history.events[-1].at
 
@@ -396,31 +291,6 @@ def test_a_fault_on_a_proxy_nothing_calls_is_reported() -> None:
 
 
 # -- judged fairly under faults ---------------------------------------------------------------
-
-
-class NothingToRefund(Exception):
-    """The strict refund's complaint."""
-
-
-def strict_refunds(payment: RecordingService) -> Workflow:
-    # A refund that fails when it finds nothing to refund: wrong with no fault in force.
-    def charge(ctx: StepContext) -> Any:
-        return payment.apply(ctx, amount=1)
-
-    def refund(ctx: StepContext) -> None:
-        if payment.compensate(ctx) is None:
-            raise NothingToRefund("nothing to refund")
-
-    def ship(ctx: StepContext) -> None:
-        raise Declined("no")
-
-    return Workflow(
-        "strict",
-        [
-            Step("charge", charge, refund, compensation_retry=RetryPolicy(max_attempts=2)),
-            Step("ship", ship, after=("charge",), retry=RetryPolicy(non_retryable=(Declined,))),
-        ],
-    )
 
 
 def test_a_compensation_that_fails_during_an_outage_is_not_a_broken_contract() -> None:

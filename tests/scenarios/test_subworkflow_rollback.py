@@ -68,8 +68,8 @@ def test_a_completed_child_is_compensated_when_its_parent_rolls_back(plan: Fault
     assert states == {
         "sub-0-0000": RunState.COMPLETED,
         "sub-0-0000.pay": RunState.COMPLETED,
-        "sub-0-0001": RunState.COMPENSATED,
-        "sub-0-0001.pay": RunState.COMPENSATED,
+        "sub-0-0001": RunState.ROLLED_BACK,
+        "sub-0-0001.pay": RunState.ROLLED_BACK,
     }
     undone = [(e.run_id, e.step) for e in outcome.history.effects if e.kind == "compensate"]
     # Reverse order: the child undoes capture then authorise, then the parent undoes reserve.
