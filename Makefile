@@ -13,12 +13,12 @@ export UV_PYTHON := $(PYTHON)
 export CHAOSFLOW_TOXIPROXY_BIN := $(TOXIPROXY)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: demo test lint unit bench tools venv clean
+.PHONY: demo test lint unit bench tools venv clean schema browser sample-report
 
 demo: $(VENV_STAMP)
 	$(RUN) chaosflow demo --out reports-out
 
-test: $(VENV_STAMP) tools lint
+test: $(VENV_STAMP) tools browser lint
 	$(RUN) pytest
 
 lint: $(VENV_STAMP)
@@ -27,10 +27,24 @@ lint: $(VENV_STAMP)
 	$(RUN) mypy
 	$(RUN) lint-imports
 
-unit: $(VENV_STAMP)
+unit: $(VENV_STAMP) browser
 	$(RUN) pytest tests/orchestrator tests/faults tests/scenarios tests/reports tests/chaosflow
 
 venv: $(VENV_STAMP)
+
+# Debian's chromium, for the tests that open the HTML report in a real headless browser.
+browser:
+	@scripts/ensure-chromium
+
+# The sample report linked from the README: the careless saga's crash-point exploration, which
+# finds a double charge (so the run itself exits 1, as it should).
+sample-report: $(VENV_STAMP)
+	rm -rf docs/sample-report
+	$(RUN) chaosflow run examples/scenarios/careless_saga_explore.yaml --report docs/sample-report || test $$? -eq 1
+
+# The published JSON Schema of the result document and its field-by-field page, from the model.
+schema: $(VENV_STAMP)
+	$(RUN) python -c "import reports; reports.write_schema_files('docs/schema')"
 
 # uv itself lives in a project-local venv, so nothing is installed into the machine's Python.
 $(UV):

@@ -1,7 +1,8 @@
 """The ``chaosflow`` command: the composition root's entry point.
 
-Exit codes: 0 valid / done, 1 invalid, 2 bad input (usage), 3 unknown verdict, 75 the store
-stayed unreachable for the whole wait (``worker``; EX_TEMPFAIL: try again later).
+Exit codes: 0 valid / done, 1 invalid, 2 bad input (usage), 3 unknown verdict, 4 the harness
+could not finish (verdict error), 5 regressed against the baseline (see ``_report_command``),
+75 the store stayed unreachable for the whole wait (``worker``; EX_TEMPFAIL: try again later).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from ._report_command import add_baseline_arguments, add_report_parser
+
     parser = argparse.ArgumentParser(
         prog="chaosflow",
         description="Resilience and chaos testing of multi-step business workflows.",
@@ -35,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="reports-out", help="report folder (default: reports-out)")
     demo.add_argument("--seed", type=int, default=0, help="scheduler and fault seed (default 0)")
 
-    run = verbs.add_parser("run", help="run a scenario file; exit 0 valid, 1 invalid, 3 unknown")
+    run = verbs.add_parser(
+        "run", help="run a scenario file; exit 0 valid, 1 invalid, 3 unknown, 4 error, 5 regressed"
+    )
     run.add_argument("scenario", help="a scenario file (YAML)")
     run.add_argument("--seed", type=int, default=None, help="override the file's seed")
     run.add_argument("--mode", choices=["sim", "real"], default=None)
@@ -45,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="write JSON, Markdown, HTML and JUnit reports under DIR",
     )
+    add_baseline_arguments(run)
+
+    add_report_parser(verbs)
 
     replay = verbs.add_parser("replay", help="rerun exactly the case a replay token names")
     replay.add_argument("token")
@@ -155,6 +163,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args)
     if args.verb == "replay":
         return _replay(args)
+    if args.verb == "report":
+        from ._report_command import report_main
+
+        return report_main(args)
     if args.verb == "worker":
         return _worker(args)
     if args.verb == "submit":
@@ -178,13 +190,15 @@ def _demo(args: argparse.Namespace) -> int:
     import reports
 
     from ._demo import run_demo
-    from ._results import outcome_to_result
+    from ._results import result_and_history
 
     out = Path(args.out)
     with tempfile.TemporaryDirectory(prefix="chaosflow-demo-") as workdir:
         outcome = run_demo(Path(workdir), seed=args.seed)
-    result = outcome_to_result(outcome, replay_command=f"chaosflow demo --seed {args.seed}")
-    paths = reports.write_reports(result, out, formats=("json", "md", "html"))
+    bundle = result_and_history([outcome], replay_command=f"chaosflow demo --seed {args.seed}")
+    paths = reports.write_reports(
+        bundle.result, out, formats=("json", "md", "html"), history=bundle.history
+    )
     print(
         f"scenario {outcome.scenario.name!r} (seed {args.seed}, mode {outcome.mode}): "
         f"{len(outcome.runs)} runs, {len(outcome.faults)} fault(s) injected"
@@ -222,13 +236,31 @@ def _run(args: argparse.Namespace) -> int:
     import reports
     from scenarios import ScenarioError, load_scenario_file, run_scenario_file
 
-    from ._results import file_outcome_to_result
+    from ._report_command import finish_run, tolerances_of
+    from ._results import error_result, file_result_and_history
 
     try:
         spec = load_scenario_file(args.scenario)
+        tolerances = tolerances_of(args)
+    except (ScenarioError, reports.ReportError) as error:
+        raise UsageError(str(error)) from None
+    try:
         result = run_scenario_file(spec, seed=args.seed, mode=args.mode)
     except ScenarioError as error:
         raise UsageError(str(error)) from None
+    except Exception as error:  # the harness failed: a result with verdict error, exit 4
+        from faults import FaultError
+        from orchestrator import OrchestratorError
+
+        if not isinstance(error, FaultError | OrchestratorError):  # a bug: show where
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        print(f"chaosflow: the harness could not finish {spec.name!r}: {error}", file=sys.stderr)
+        seed = spec.seed if args.seed is None else args.seed
+        failed = error_result(spec.name, error, mode=args.mode or spec.mode, seed=seed, spec=spec)
+        print("verdict: error")
+        return finish_run(failed, report_dir=args.report, tolerances=tolerances)
     verdicts = [str(o.verdict) for o in result.outcomes]
     print(
         f"scenario {spec.name!r}: {len(result.outcomes)} case(s)"
@@ -242,10 +274,17 @@ def _run(args: argparse.Namespace) -> int:
             _print_checks(outcome)
     verdict = reports.merge_verdicts(verdicts) if verdicts else "unknown"
     print(f"verdict: {verdict}")
-    if args.report:
-        paths = reports.write_reports(file_outcome_to_result(result), Path(args.report))
-        print("report: " + ", ".join(str(p) for p in paths.values()))
-    return _exit_code(verdict)
+    bundle = file_result_and_history(result)
+    try:
+        return finish_run(
+            bundle.result,
+            bundle.history,
+            report_dir=args.report,
+            baseline=args.baseline,
+            tolerances=tolerances,
+        )
+    except reports.ReportError as error:
+        raise UsageError(str(error)) from None
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -259,7 +298,7 @@ def _replay(args: argparse.Namespace) -> int:
         scenario_from_token,
     )
 
-    from ._results import outcome_to_result
+    from ._results import result_and_history
 
     try:
         token = decode_replay_token(args.token)
@@ -287,7 +326,8 @@ def _replay(args: argparse.Namespace) -> int:
     _print_checks(outcome)
     print(f"verdict: {outcome.verdict}")
     if args.report:
-        paths = reports.write_reports(outcome_to_result(outcome), Path(args.report))
+        bundle = result_and_history([outcome])
+        paths = reports.write_reports(bundle.result, Path(args.report), history=bundle.history)
         print("report: " + ", ".join(str(p) for p in paths.values()))
     return _exit_code(str(outcome.verdict))
 

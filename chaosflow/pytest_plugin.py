@@ -230,7 +230,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     import reports
 
-    from ._results import outcome_to_result
+    from ._results import result_and_history
 
     # Under pytest-xdist every worker writes its own reports: name them apart. The worker id
     # comes from this session's config, not the environment, which a pytest started inside a
@@ -239,7 +239,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     prefix = f"{worker}-" if worker else ""
     for index, outcome in enumerate(outcomes):
         target = Path(folder) / f"{prefix}{index:03d}-{outcome.scenario.name}"
-        reports.write_reports(outcome_to_result(outcome), target)
+        bundle = result_and_history([outcome])
+        reports.write_reports(bundle.result, target, history=bundle.history)
 
 
 @pytest.fixture

@@ -1,41 +1,80 @@
-"""Comparison of a result with a baseline: did this run hold up worse than the last good one?"""
+"""Comparison of a result with a baseline: did this run hold up worse than the last good one?
+
+What counts as a regression (each with the tolerance in :class:`Tolerances`):
+
+- the verdict got worse (valid < unknown < invalid);
+- a **new anomaly**: one whose kind, case and steps the baseline did not have;
+- the score fell by more than ``score_points``;
+- the completion rate fell by more than ``completion_rate`` (a fraction: 0.05 = 5 points);
+- the load's end-to-end **p99** rose by more than ``p99_ratio`` (and by more than
+  ``p99_floor_ms``, so noise on tiny latencies does not count);
+- the longest **time to recover** after a fault rose by more than ``recovery_ratio`` (and by more
+  than ``recovery_floor_s``), or a fault the baseline recovered from was not recovered from.
+
+A baseline of another scenario is refused (:class:`ReportError`), as is a baseline whose harness
+failed (verdict ``error``): neither says anything about this result. A result whose harness
+failed is always a regression: it has not shown that it held.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from ._analysis import summary
 from ._errors import ReportError
 from ._schema import VERDICT_SEVERITY, ResilienceResult
-from ._score import resilience_score
 
-# Scores are sums of a few exact points times a ratio; this only absorbs float rounding.
+# Scores and rates are sums of exact parts; this only absorbs float rounding.
 _EPSILON: Final = 1e-9
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """How a result compares with a baseline result; :attr:`regressed` says whether it got worse.
+class Tolerances:
+    """How much worse than the baseline a result may be and still not have regressed."""
 
-    Deltas are ``result - baseline``: a negative ``score_delta`` means the score fell. Rates are
-    fractions in 0..1 and None when a result has no runs. ``reasons`` lists each way the result
-    regressed, in words; it is empty when it did not.
+    score_points: float = 1.0
+    completion_rate: float = 0.0
+    p99_ratio: float = 0.2
+    p99_floor_ms: float = 5.0
+    recovery_ratio: float = 0.2
+    recovery_floor_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not (isinstance(value, int | float) and value >= 0):
+                raise ReportError(
+                    f"Tolerances got {name}={value!r}, but a tolerance is how much worse a "
+                    "result may be and still pass. Pass a number >= 0."
+                )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How a result compares with a baseline; :attr:`regressed` says whether it got worse.
+
+    Deltas are ``result - baseline``. Figures are None when a result lacks them (no runs, no
+    load section). ``reasons`` lists each way the result regressed, in words.
     """
 
     scenario: str
-    baseline_scenario: str
     verdict: str
     baseline_verdict: str
-    score: float
-    baseline_score: float
-    score_delta: float
+    score: float | None
+    baseline_score: float | None
+    score_delta: float | None
     completion_rate: float | None
     baseline_completion_rate: float | None
     completion_rate_delta: float | None
+    p99_ms: float | None
+    baseline_p99_ms: float | None
+    recovery_s: float | None
+    baseline_recovery_s: float | None
+    new_anomalies: tuple[str, ...]
     new_anomaly_kinds: tuple[str, ...]
     resolved_anomaly_kinds: tuple[str, ...]
     reasons: tuple[str, ...]
+    tolerances: Tolerances = field(default_factory=Tolerances)
 
     @property
     def regressed(self) -> bool:
@@ -43,69 +82,125 @@ class Comparison:
         return bool(self.reasons)
 
 
+def _signatures(result: ResilienceResult) -> dict[str, str]:
+    found = {}
+    for anomaly in result.anomalies:
+        case = result.case(anomaly.case)
+        where = f" in case {case.description!r}" if case else ""
+        steps = f" at {', '.join(anomaly.steps)}" if anomaly.steps else ""
+        found[f"{anomaly.kind}{steps}{where}"] = anomaly.kind
+    return found
+
+
+def _p99(result: ResilienceResult) -> float | None:
+    return result.load.summary.e2e_latency_ms.p99 if result.load is not None else None
+
+
+def _recovery(result: ResilienceResult) -> tuple[float | None, int]:
+    """The longest time to recover over the faults, and how many faults it never recovered from."""
+    if result.load is None or not result.load.recovery:
+        return None, 0
+    times = [r.time_to_recover_s for r in result.load.recovery if r.time_to_recover_s is not None]
+    missed = sum(1 for r in result.load.recovery if not r.recovered)
+    return (max(times) if times else None), missed
+
+
+def _worse(now: float | None, then: float | None, ratio: float, floor: float) -> bool:
+    if now is None or then is None:
+        return False
+    return now - then > max(then * ratio, floor) + _EPSILON
+
+
 def _percent(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate:.1%}"
 
 
-def compare(
-    result: ResilienceResult,
-    baseline: ResilienceResult,
-    *,
-    score_tolerance: float = 0.0,
-    rate_tolerance: float = 0.0,
-) -> Comparison:
-    """Compare ``result`` with ``baseline``.
+def _check_comparable(result: ResilienceResult, baseline: ResilienceResult) -> None:
+    if result.scenario != baseline.scenario:
+        raise ReportError(
+            f"The baseline is of scenario {baseline.scenario!r}, the result of "
+            f"{result.scenario!r}: a baseline says nothing about another scenario. Pass the "
+            f"result.json of an earlier run of {result.scenario!r}."
+        )
+    if baseline.verdict == "error":
+        raise ReportError(
+            f"The baseline of {baseline.scenario!r} has verdict 'error' (the harness could not "
+            "finish it), so it measured nothing to compare with. Pass a baseline that finished."
+        )
 
-    The result regressed when any of these holds: its verdict is worse (valid < unknown <
-    invalid); its score fell by more than ``score_tolerance`` points; its completion rate fell by
-    more than ``rate_tolerance`` (a fraction, e.g. 0.05 for five points of percentage); a kind
-    of anomaly appears that the baseline did not have.
-    """
-    for name, tolerance in (
-        ("score_tolerance", score_tolerance),
-        ("rate_tolerance", rate_tolerance),
-    ):
-        if not tolerance >= 0:
-            raise ReportError(
-                f"compare got {name}={tolerance!r}, but a tolerance is how much worse a result "
-                "may be and still pass. Pass a number >= 0."
-            )
-    score, baseline_score = resilience_score(result), resilience_score(baseline)
+
+def compare(
+    result: ResilienceResult, baseline: ResilienceResult, tolerances: Tolerances | None = None
+) -> Comparison:
+    """Compare ``result`` with ``baseline`` of the same scenario (see the module for the rules)."""
+    _check_comparable(result, baseline)
+    allowed = tolerances or Tolerances()
+    reasons: list[str] = []
+    if result.verdict == "error":
+        reasons.append("the harness could not finish the run (verdict 'error')")
+    elif VERDICT_SEVERITY[result.verdict] > VERDICT_SEVERITY[baseline.verdict]:
+        reasons.append(f"verdict went from {baseline.verdict!r} to {result.verdict!r}")
+
+    signatures, baseline_signatures = _signatures(result), _signatures(baseline)
+    new = tuple(sorted(set(signatures) - set(baseline_signatures)))
+    if new:
+        reasons.append("new anomalies: " + "; ".join(new))
+    kinds, baseline_kinds = set(signatures.values()), set(baseline_signatures.values())
+
+    score, baseline_score = result.score, baseline.score
+    score_delta = None if score is None or baseline_score is None else score - baseline_score
+    if score_delta is not None and score_delta < -(allowed.score_points + _EPSILON):
+        reasons.append(
+            f"score fell by {-score_delta:.1f} points ({baseline_score:.1f} -> {score:.1f}; "
+            f"tolerance {allowed.score_points:g})"
+        )
+
     rate = summary(result)["completion_rate"]
     baseline_rate = summary(baseline)["completion_rate"]
     rate_delta = None if rate is None or baseline_rate is None else rate - baseline_rate
-    kinds = {a.kind for a in result.anomalies}
-    baseline_kinds = {a.kind for a in baseline.anomalies}
-    new_kinds = tuple(sorted(kinds - baseline_kinds))
-
-    reasons = []
-    if VERDICT_SEVERITY[result.verdict] > VERDICT_SEVERITY[baseline.verdict]:
-        reasons.append(f"verdict went from {baseline.verdict!r} to {result.verdict!r}")
-    if score - baseline_score < -(score_tolerance + _EPSILON):
-        reasons.append(
-            f"score fell by {baseline_score - score:.1f} points "
-            f"({baseline_score:.1f} -> {score:.1f}; tolerance {score_tolerance:g})"
-        )
-    if rate_delta is not None and rate_delta < -(rate_tolerance + _EPSILON):
+    if rate_delta is not None and rate_delta < -(allowed.completion_rate + _EPSILON):
         reasons.append(
             f"completion rate fell from {_percent(baseline_rate)} to {_percent(rate)} "
-            f"(tolerance {rate_tolerance:.1%})"
+            f"(tolerance {allowed.completion_rate:.1%})"
         )
-    if new_kinds:
-        reasons.append("new kinds of anomaly: " + ", ".join(new_kinds))
+
+    p99, baseline_p99 = _p99(result), _p99(baseline)
+    if _worse(p99, baseline_p99, allowed.p99_ratio, allowed.p99_floor_ms):
+        reasons.append(
+            f"end-to-end p99 rose from {baseline_p99:.1f} ms to {p99:.1f} ms (tolerance "
+            f"{allowed.p99_ratio:.0%} and {allowed.p99_floor_ms:g} ms)"
+        )
+    (recovery, missed), (baseline_recovery, baseline_missed) = (
+        _recovery(result),
+        _recovery(baseline),
+    )
+    if _worse(recovery, baseline_recovery, allowed.recovery_ratio, allowed.recovery_floor_s):
+        reasons.append(
+            f"time to recover rose from {baseline_recovery:.1f} s to {recovery:.1f} s "
+            f"(tolerance {allowed.recovery_ratio:.0%} and {allowed.recovery_floor_s:g} s)"
+        )
+    if missed > baseline_missed:
+        reasons.append(
+            f"{missed} fault(s) never recovered from, against {baseline_missed} in the baseline"
+        )
 
     return Comparison(
         scenario=result.scenario,
-        baseline_scenario=baseline.scenario,
         verdict=result.verdict,
         baseline_verdict=baseline.verdict,
         score=score,
         baseline_score=baseline_score,
-        score_delta=score - baseline_score,
+        score_delta=score_delta,
         completion_rate=rate,
         baseline_completion_rate=baseline_rate,
         completion_rate_delta=rate_delta,
-        new_anomaly_kinds=new_kinds,
+        p99_ms=p99,
+        baseline_p99_ms=baseline_p99,
+        recovery_s=recovery,
+        baseline_recovery_s=baseline_recovery,
+        new_anomalies=new,
+        new_anomaly_kinds=tuple(sorted(kinds - baseline_kinds)),
         resolved_anomaly_kinds=tuple(sorted(baseline_kinds - kinds)),
         reasons=tuple(reasons),
+        tolerances=allowed,
     )

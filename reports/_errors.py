@@ -13,6 +13,9 @@ from typing import Final
 _NO_VALUE: Final = object()
 _MAX_VALUE_REPR = 80
 
+FIX = "Fix the code that wrote the result, or read it with the chaosflow version that wrote it."
+"""The usual advice for a document that breaks the schema."""
+
 
 class ReportError(Exception):
     """Root of every error the reports package raises on purpose."""
@@ -21,16 +24,16 @@ class ReportError(Exception):
 class ResultSchemaError(ReportError):
     """A result breaks the versioned schema; the message names the field path and the bad value.
 
-    Carries ``.path`` (e.g. ``"result.checkers[0].verdict"``), ``.problem``, ``.fix``, ``.source``
-    (the file it was read from, if any) and ``.value`` when there is a bad value to show (see
-    :attr:`has_value`; a missing field has none).
+    Carries ``.path`` (e.g. ``"result.invariants[0].verdict"``), ``.problem``, ``.fix``,
+    ``.source`` (the file it was read from, if any) and ``.value`` when there is a bad value to
+    show (see :attr:`has_value`; a missing field has none).
     """
 
     def __init__(
         self,
         path: str,
         problem: str,
-        fix: str,
+        fix: str = FIX,
         *,
         value: object = _NO_VALUE,
         source: str | None = None,
@@ -48,17 +51,6 @@ class ResultSchemaError(ReportError):
     def has_value(self) -> bool:
         """Whether the error is about a bad value (rather than a missing or unknown field)."""
         return self.value is not _NO_VALUE
-
-    def relocated(self, old_prefix: str, new_prefix: str) -> ResultSchemaError:
-        """The same error with the leading ``old_prefix`` of its path replaced by ``new_prefix``.
-
-        A dataclass checks its own fields as ``"Anomaly.kind"``; the document reader knows where
-        the anomaly sits (``"result.checkers[0].anomalies[2]"``) and re-raises with that path.
-        """
-        if not self.path.startswith(old_prefix):
-            return self
-        path = new_prefix + self.path[len(old_prefix) :]
-        return ResultSchemaError(path, self.problem, self.fix, value=self.value, source=self.source)
 
     def in_file(self, source: str) -> ResultSchemaError:
         """The same error, saying which file the bad document came from."""

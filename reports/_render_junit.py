@@ -1,21 +1,27 @@
-"""The JUnit XML report: one test case per checker, so CI shows a broken invariant as a failure.
+"""The JUnit XML report: one test suite per scenario, one test case per invariant.
 
-``invalid`` becomes a ``<failure>`` listing the anomalies and their replay tokens; ``unknown``
-becomes an ``<error>`` rather than a skip, because a checker that could not decide has not shown
-the run to be safe and CI should say so. A result with no checker at all gets one erroring case.
-With a baseline comparison, a regression is one more failing case.
+Valid against the Jenkins xunit ``junit-10.xsd`` (a test validates it): ``<testsuites>`` carries
+only ``name``, ``time``, ``tests``, ``failures`` and ``errors``; each ``<testsuite>`` the required
+``tests``, ``failures``, ``errors`` and the optional ``skipped``, ``time``, ``timestamp``.
+
+``invalid`` becomes a ``<failure>`` listing the anomalies and their replay commands; ``unknown``
+becomes an ``<error>`` rather than a skip, because an invariant that could not be decided has not
+shown the run to be safe and CI should say so. A load threshold is a case of its own; a result
+whose harness failed has one erroring ``harness`` case; one with no invariant an erroring
+``invariants`` case. With a baseline comparison, a regression is one more failing case.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from typing import Final
 
 from . import _display as display
 from ._baseline import Comparison
-from ._schema import CheckerResult, ResilienceResult
-from ._score import resilience_score
+from ._model import InvariantResult
+from ._schema import ResilienceResult
 
 # Characters XML 1.0 cannot hold at all, even escaped; ElementTree would write them anyway.
 _NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -25,13 +31,15 @@ def _xml(text: str) -> str:
     return _NOT_XML.sub("\N{REPLACEMENT CHARACTER}", text)
 
 
-def _anomaly_lines(checker: CheckerResult) -> str:
+def _anomaly_lines(result: ResilienceResult, invariant: InvariantResult) -> str:
     lines = []
-    for anomaly in checker.anomalies:
+    for anomaly in invariant.anomalies:
+        case = display.case_label(result, anomaly.case)
         lines.append(
-            f"- {anomaly.kind} run={anomaly.run_id} steps={list(anomaly.steps)} "
-            f"event_seqs={list(anomaly.event_seqs)} replay_token={anomaly.replay_token}\n"
+            f"- {anomaly.kind} run={anomaly.run_id}{f' case={case}' if case else ''} "
+            f"steps={list(anomaly.steps)} event_seqs={list(anomaly.event_seqs)}\n"
             f"  {anomaly.detail}"
+            + (f"\n  replay: {anomaly.replay_command}" if anomaly.replay_command else "")
         )
     return "\n".join(lines)
 
@@ -42,28 +50,30 @@ def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
     )
 
 
-def _checker_case(suite: ET.Element, classname: str, checker: CheckerResult) -> None:
-    case = _case(suite, classname, checker.name)
-    if checker.verdict == "invalid":
-        kinds = sorted({a.kind for a in checker.anomalies})
-        count = len(checker.anomalies)
+def _invariant_case(
+    suite: ET.Element, classname: str, result: ResilienceResult, invariant: InvariantResult
+) -> None:
+    case = _case(suite, classname, invariant.name)
+    if invariant.verdict == "invalid":
+        kinds = sorted({a.kind for a in invariant.anomalies})
+        count = len(invariant.anomalies)
         noun = "anomaly" if count == 1 else "anomalies"
         message = f"{count} {noun}: {', '.join(kinds)}" if kinds else "invalid, no anomaly recorded"
         failure = ET.SubElement(case, "failure", {"message": _xml(message), "type": "invalid"})
-        failure.text = _xml("\n".join(filter(None, [checker.note, _anomaly_lines(checker)])))
-    elif checker.verdict == "unknown":
-        message = "verdict unknown" + (f": {checker.note}" if checker.note else "")
+        lines = [invariant.note, _anomaly_lines(result, invariant)]
+        failure.text = _xml("\n".join(filter(None, lines)))
+    elif invariant.verdict == "unknown":
+        message = "verdict unknown" + (f": {invariant.note}" if invariant.note else "")
         error = ET.SubElement(case, "error", {"message": _xml(message), "type": "unknown"})
         error.text = _xml(
             "The checker could not decide whether its invariant held; "
             "an unknown verdict is never read as valid."
         )
-    elif checker.note:
-        ET.SubElement(case, "system-out").text = _xml(checker.note)
+    elif invariant.note:
+        ET.SubElement(case, "system-out").text = _xml(invariant.note)
 
 
-def render_junit(result: ResilienceResult, *, comparison: Comparison | None = None) -> str:
-    """The JUnit XML report of ``result``: a test suite named after the scenario."""
+def _suite(result: ResilienceResult, comparison: Comparison | None) -> ET.Element:
     classname = f"chaosflow.{result.scenario}"
     suite = ET.Element(
         "testsuite",
@@ -75,24 +85,44 @@ def render_junit(result: ResilienceResult, *, comparison: Comparison | None = No
     )
     properties = ET.SubElement(suite, "properties")
     for name, value in (
+        ("schema", result.schema_id),
         ("mode", result.mode),
         ("seed", str(result.seed)),
         ("verdict", result.verdict),
-        ("resilience_score", display.score(resilience_score(result))),
-        ("schema_version", str(result.schema_version)),
+        ("resilience_score", display.score(result.score)),
         ("replay_command", result.replay_command or ""),
     ):
         ET.SubElement(properties, "property", {"name": name, "value": _xml(value)})
 
-    for checker in result.checkers:
-        _checker_case(suite, classname, checker)
-    if not result.checkers:
-        case = _case(suite, classname, "checkers")
+    if result.error is not None:
+        case = _case(suite, classname, "harness")
+        error = ET.SubElement(
+            case,
+            "error",
+            {
+                "message": _xml(f"the harness could not finish: {result.error.kind}"),
+                "type": "harness",
+            },
+        )
+        error.text = _xml(result.error.message)
+    for invariant in result.invariants:
+        _invariant_case(suite, classname, result, invariant)
+    if not result.invariants and result.error is None:
+        case = _case(suite, classname, "invariants")
         ET.SubElement(
             case,
             "error",
-            {"message": "no checker ran, so the verdict is unknown", "type": "unknown"},
+            {"message": "no invariant was checked, so the verdict is unknown", "type": "unknown"},
         )
+    for threshold in result.load.thresholds if result.load is not None else ():
+        case = _case(
+            suite, classname, f"threshold {threshold.metric} {threshold.op} {threshold.value:g}"
+        )
+        observed = display.number(threshold.observed)
+        if threshold.passed is False:
+            ET.SubElement(case, "failure", {"message": f"observed {observed}", "type": "threshold"})
+        elif threshold.passed is None:
+            ET.SubElement(case, "error", {"message": "not measured", "type": "unknown"})
     if comparison is not None:
         case = _case(suite, classname, "baseline")
         if comparison.regressed:
@@ -104,16 +134,32 @@ def render_junit(result: ResilienceResult, *, comparison: Comparison | None = No
             failure.text = _xml("\n".join(comparison.reasons))
 
     cases = suite.findall("testcase")
-    counts = {
-        "tests": str(len(cases)),
-        "failures": str(sum(1 for c in cases if c.find("failure") is not None)),
-        "errors": str(sum(1 for c in cases if c.find("error") is not None)),
-        "skipped": "0",
-    }
-    suite.attrib.update(counts)
-    suites = ET.Element("testsuites", {"name": "chaosflow", **counts, "time": suite.attrib["time"]})
-    suites.append(suite)
-    ET.indent(suites)
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    suite.attrib.update(
+        {
+            "tests": str(len(cases)),
+            "failures": str(sum(1 for c in cases if c.find("failure") is not None)),
+            "errors": str(sum(1 for c in cases if c.find("error") is not None)),
+            "skipped": "0",
+        }
     )
+    return suite
+
+
+def render_junit_suite(
+    results: Iterable[tuple[ResilienceResult, Comparison | None]], *, name: str = "chaosflow"
+) -> str:
+    """The JUnit XML of several results: one ``<testsuite>`` per result (and its comparison)."""
+    suites = [_suite(result, comparison) for result, comparison in results]
+    totals = {
+        key: str(sum(int(s.attrib[key]) for s in suites)) for key in ("tests", "failures", "errors")
+    }
+    time = sum(float(s.attrib["time"]) for s in suites)
+    root = ET.Element("testsuites", {"name": _xml(name), **totals, "time": f"{time:.3f}"})
+    root.extend(suites)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def render_junit(result: ResilienceResult, *, comparison: Comparison | None = None) -> str:
+    """The JUnit XML report of ``result``: a test suite named after the scenario."""
+    return render_junit_suite([(result, comparison)])

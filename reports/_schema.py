@@ -1,60 +1,61 @@
-"""The versioned result of a chaos run: what every report is rendered from.
+"""The result document ``chaosflow-report/1``: what every report is rendered from.
 
-A :class:`ResilienceResult` is a tree of frozen dataclasses that validate themselves when they are
-built, so a bad result fails where it is made, not where it is rendered. It round-trips through
-JSON (:meth:`ResilienceResult.dumps` / :meth:`ResilienceResult.loads`); reading a document checks
-its ``schema_version`` first and names the field path of anything wrong in it.
+:class:`ResilienceResult` is defined once, as a pydantic model; its JSON Schema
+(:func:`result_json_schema`) is published as ``docs/schema/chaosflow-report-1.json`` and a test
+keeps the two equal. A result is built in code with :func:`build_result` (which works out the
+verdict and the score) and read with :func:`load_result` / :meth:`ResilienceResult.loads`, which
+check the ``schema`` first, upgrade a ``schema_version: 1`` document from older chaosflow, and name
+the field path of anything wrong.
 
-Version history:
-
-1. The first version: checkers with anomalies, runs, faults, and the replay command.
+Version history: ``schema_version: 1`` (checkers, runs, faults, replay command; no verdict or
+score in the document), then ``"schema": "chaosflow-report/1"`` (this module).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from functools import cache
 from os import PathLike
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal
 
-from . import _field_checks as check
-from ._errors import ReportError, ResultSchemaError
-
-SCHEMA_VERSION: Final = 1
-
-ANOMALY_KINDS: Final = (
-    "duplicate_effect",
-    "missing_compensation",
-    "spurious_compensation",
-    "compensation_order",
-    "dependency_order",
-    "stuck_workflow",
-    "lost_workflow",
-    "contract_violation",
+from pydantic import (
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
 )
 
-VERDICTS: Final = ("valid", "invalid", "unknown")
+from ._errors import ReportError, ResultSchemaError
+from ._load_model import LoadSection, threshold_verdict
+from ._model import (
+    VERDICTS,
+    CaseRecord,
+    FaultRecord,
+    HarnessError,
+    InvariantResult,
+    Mode,
+    Name,
+    Record,
+    ResultVerdict,
+    RunRecord,
+    RunTimeline,
+    ScenarioConfig,
+    StepStats,
+    validating,
+)
+from ._score import score_in_band, score_parts
+from ._validation import check_utc_timestamp, schema_error
 
-MODES: Final = ("sim", "real")
-
-# A run in one of these states left the system consistent: done, or cleanly rolled back
-# (``cancelled`` is a rollback a client asked for). Anything else is stuck or broke mid-rollback.
-# ``compensated`` is the name ``rolled_back`` had before the orchestrator's schema version 2,
-# kept so that older result documents score the same.
-GOOD_RUN_STATES: Final = frozenset({"completed", "rolled_back", "compensated", "cancelled"})
+SCHEMA: Final = "chaosflow-report/1"
+"""The ``schema`` a result document written by this version names."""
 
 # Worst last: merging verdicts keeps the most severe one.
 VERDICT_SEVERITY: Final = {"valid": 0, "unknown": 1, "invalid": 2}
-
-_D = TypeVar("_D")
-
-
-def _set(obj: object, name: str, value: object) -> None:
-    # The dataclasses are frozen; __post_init__ may still store the coerced value once.
-    object.__setattr__(obj, name, value)
 
 
 def merge_verdicts(verdicts: Iterable[str]) -> str:
@@ -67,262 +68,128 @@ def merge_verdicts(verdicts: Iterable[str]) -> str:
         if verdict not in VERDICT_SEVERITY:
             raise ReportError(
                 f"merge_verdicts got verdict={verdict!r}, which is not one of "
-                f"{', '.join(map(repr, VERDICTS))}. Pass checker verdicts only."
+                f"{', '.join(map(repr, VERDICTS))}. Pass invariant verdicts only."
             )
         if worst is None or VERDICT_SEVERITY[verdict] > VERDICT_SEVERITY[worst]:
             worst = verdict
     return "unknown" if worst is None else worst
 
 
-@dataclass(frozen=True)
-class Anomaly:
-    """One broken invariant, with what a person needs to find it and replay it."""
-
-    kind: str
-    run_id: str
-    steps: tuple[str, ...]
-    event_seqs: tuple[int, ...]
-    replay_token: str | None
-    detail: str
-
-    def __post_init__(self) -> None:
-        check.check_choice(
-            "Anomaly.kind",
-            self.kind,
-            ANOMALY_KINDS,
-            "An anomaly's kind names the broken invariant.",
-        )
-        check.check_str("Anomaly.run_id", self.run_id)
-        _set(self, "steps", check.as_tuple("Anomaly.steps", self.steps, str))
-        _set(self, "event_seqs", check.as_tuple("Anomaly.event_seqs", self.event_seqs, int))
-        check.check_str("Anomaly.replay_token", self.replay_token, optional=True)
-        check.check_str("Anomaly.detail", self.detail)
-
-    def to_dict(self) -> dict[str, Any]:
-        """This anomaly as JSON-ready data."""
-        return {
-            "kind": self.kind,
-            "run_id": self.run_id,
-            "steps": list(self.steps),
-            "event_seqs": list(self.event_seqs),
-            "replay_token": self.replay_token,
-            "detail": self.detail,
-        }
+def expected_verdict(
+    invariants: Iterable[InvariantResult],
+    load: LoadSection | None = None,
+    error: HarnessError | None = None,
+) -> str:
+    """The verdict these parts of a result make: ``error`` if the harness failed, else the
+    invariants merged worst-first with the load's thresholds (a broken one is ``invalid``)."""
+    if error is not None:
+        return "error"
+    verdicts: list[str] = [i.verdict for i in invariants]
+    if load is not None and load.thresholds:
+        verdicts.append(threshold_verdict(load.thresholds))
+    return merge_verdicts(verdicts)
 
 
-@dataclass(frozen=True)
-class CheckerResult:
-    """One checker's verdict on the run's history, with the anomalies it found."""
+class ResilienceResult(Record):
+    """The result of one scenario (or load) run: verdict, score, what ran, what broke, replay."""
 
-    name: str
-    verdict: str
-    anomalies: tuple[Anomaly, ...]
-    note: str = ""
+    schema_id: Literal["chaosflow-report/1"] = Field(
+        alias="schema", description="the document's schema: chaosflow-report/1"
+    )
+    scenario: Name = Field(description="the scenario's name")
+    verdict: ResultVerdict = Field(
+        description="valid, invalid, unknown (undecided), or error (the harness failed)"
+    )
+    score: StrictFloat | None = Field(
+        description="the resilience score, 0..100 (docs/reports.md); null when verdict is error"
+    )
+    error: HarnessError | None = Field(None, description="why the harness could not finish")
+    mode: Mode = Field(description="sim (virtual clock) or real (processes, services)")
+    seed: StrictInt = Field(description="the scheduler and fault seed")
+    started_at: str = Field(description="when it started, ISO 8601 in UTC")
+    duration_s: StrictFloat = Field(ge=0, description="how long it took, seconds")
+    replay_command: str | None = Field(
+        None, description="the command that reruns it (the first failing case, if one failed)"
+    )
+    config: ScenarioConfig = Field(
+        default_factory=ScenarioConfig, description="what was asked for: workflow, inputs, faults"
+    )
+    invariants: tuple[InvariantResult, ...] = Field((), description="one verdict per invariant")
+    cases: tuple[CaseRecord, ...] = Field((), description="the cases it ran (fault plans)")
+    runs: tuple[RunRecord, ...] = Field((), description="every workflow run")
+    steps: tuple[StepStats, ...] = Field((), description="per step: attempts, retries, undos")
+    faults: tuple[FaultRecord, ...] = Field((), description="the fault timeline")
+    timeline: RunTimeline | None = Field(None, description="the events of one run singled out")
+    load: LoadSection | None = Field(None, description="present for a load run")
+    artifacts: dict[str, str] = Field(
+        default_factory=dict,
+        description="large tables beside the document, by name: file (Parquet)",
+    )
 
-    def __post_init__(self) -> None:
-        check.check_str("CheckerResult.name", self.name, nonempty=True)
-        check.check_choice(
-            "CheckerResult.verdict",
-            self.verdict,
-            VERDICTS,
-            "A checker's verdict says whether its invariant held.",
-        )
-        _set(self, "anomalies", check.as_tuple("CheckerResult.anomalies", self.anomalies, Anomaly))
-        check.check_str("CheckerResult.note", self.note)
-        if self.verdict == "valid" and self.anomalies:
-            raise ResultSchemaError(
-                "CheckerResult.verdict",
-                f"contradicts the {len(self.anomalies)} anomalies the checker reported",
-                "A checker that found anomalies says 'invalid'; fix the checker.",
-                value=self.verdict,
+    @field_validator("started_at")
+    @classmethod
+    def _utc_timestamp(cls, value: str) -> str:
+        return check_utc_timestamp(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ResilienceResult:
+        expected = expected_verdict(self.invariants, self.load, self.error)
+        if self.verdict != expected:
+            raise ValueError(
+                f"verdict {self.verdict!r} contradicts the result, whose invariants"
+                f"{', thresholds' if self.load else ''}{' and error' if self.error else ''} "
+                f"make it {expected!r}"
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        """This checker result as JSON-ready data."""
-        return {
-            "name": self.name,
-            "verdict": self.verdict,
-            "anomalies": [a.to_dict() for a in self.anomalies],
-            "note": self.note,
-        }
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One workflow run as the scenario saw it; times are seconds since the scenario started."""
-
-    run_id: str
-    workflow: str
-    state: str
-    started_at: float
-    ended_at: float | None
-    attempts: int
-    # Why the run did not complete (the failed step and its error, failed compensations), as
-    # the orchestrator's failure summary says it in one line; None when it completed.
-    failure: str | None = None
-
-    def __post_init__(self) -> None:
-        check.check_str("RunRecord.run_id", self.run_id)
-        check.check_str("RunRecord.workflow", self.workflow)
-        check.check_str("RunRecord.state", self.state, nonempty=True)
-        _set(self, "started_at", check.as_float("RunRecord.started_at", self.started_at))
-        _set(self, "ended_at", check.as_optional_float("RunRecord.ended_at", self.ended_at))
-        check.check_int("RunRecord.attempts", self.attempts, minimum=0)
-        check.check_str("RunRecord.failure", self.failure, optional=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        """This run as JSON-ready data."""
-        return {
-            "run_id": self.run_id,
-            "workflow": self.workflow,
-            "state": self.state,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "attempts": self.attempts,
-            "failure": self.failure,
-        }
-
-
-@dataclass(frozen=True)
-class FaultRecord:
-    """One injected fault; ``at`` and ``healed_at`` are seconds since the scenario started."""
-
-    kind: str
-    target: str
-    at: float
-    healed_at: float | None
-    detail: str
-
-    def __post_init__(self) -> None:
-        check.check_str("FaultRecord.kind", self.kind, nonempty=True)
-        check.check_str("FaultRecord.target", self.target)
-        _set(self, "at", check.as_float("FaultRecord.at", self.at))
-        _set(self, "healed_at", check.as_optional_float("FaultRecord.healed_at", self.healed_at))
-        check.check_str("FaultRecord.detail", self.detail)
-
-    def to_dict(self) -> dict[str, Any]:
-        """This fault as JSON-ready data."""
-        return {
-            "kind": self.kind,
-            "target": self.target,
-            "at": self.at,
-            "healed_at": self.healed_at,
-            "detail": self.detail,
-        }
-
-
-def _check_schema_version(path: str, value: object) -> None:
-    version = check.check_int(path, value)
-    if version > SCHEMA_VERSION:
-        raise ResultSchemaError(
-            path,
-            f"is newer than this version of reports reads (SCHEMA_VERSION={SCHEMA_VERSION})",
-            "Upgrade chaosflow to read it, or re-run the scenario with this version "
-            f"to write a version-{SCHEMA_VERSION} result.",
-            value=value,
-        )
-    if version < 1:
-        raise ResultSchemaError(
-            path, "is not a schema version (they start at 1)", check.FIX, value=value
-        )
-
-
-@dataclass(frozen=True)
-class ResilienceResult:
-    """The result of one chaos scenario run: checker verdicts, runs, faults, how to replay it.
-
-    ``started_at`` is an ISO 8601 UTC timestamp; every other time is seconds since then.
-    """
-
-    scenario: str
-    mode: str
-    seed: int
-    started_at: str
-    duration_s: float
-    checkers: tuple[CheckerResult, ...]
-    runs: tuple[RunRecord, ...]
-    faults: tuple[FaultRecord, ...]
-    replay_command: str | None = None
-    schema_version: int = SCHEMA_VERSION
-
-    def __post_init__(self) -> None:
-        _check_schema_version("ResilienceResult.schema_version", self.schema_version)
-        check.check_str("ResilienceResult.scenario", self.scenario, nonempty=True)
-        check.check_choice(
-            "ResilienceResult.mode",
-            self.mode,
-            MODES,
-            "The mode says whether the scenario ran simulated ('sim') or against real services.",
-        )
-        check.check_int("ResilienceResult.seed", self.seed)
-        check.check_utc_timestamp("ResilienceResult.started_at", self.started_at)
-        duration = check.as_float("ResilienceResult.duration_s", self.duration_s, minimum=0.0)
-        _set(self, "duration_s", duration)
-        for name, item_type in (
-            ("checkers", CheckerResult),
-            ("runs", RunRecord),
-            ("faults", FaultRecord),
-        ):
-            value = check.as_tuple(f"ResilienceResult.{name}", getattr(self, name), item_type)
-            _set(self, name, value)
-        check.check_str("ResilienceResult.replay_command", self.replay_command, optional=True)
+        if not score_in_band(self.verdict, self.score):
+            raise ValueError(
+                f"score {self.score!r} is impossible for verdict {self.verdict!r}: "
+                "see SCORE_BANDS (and an error result has score null)"
+            )
+        ids = [case.id for case in self.cases]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"case ids repeat: {sorted(i for i in ids if ids.count(i) > 1)}")
+        known = set(ids)
+        refs = [r.case for r in self.runs] + [f.case for f in self.faults]
+        refs += [a.case for i in self.invariants for a in i.anomalies]
+        unknown = sorted({ref for ref in refs if ref is not None and ref not in known})
+        if unknown:
+            raise ValueError(f"records refer to cases {unknown} that are not in cases")
+        return self
 
     @property
-    def verdict(self) -> str:
-        """The checkers' verdicts merged worst first; ``unknown`` when no checker ran."""
-        return merge_verdicts(c.verdict for c in self.checkers)
+    def anomalies(self) -> tuple[Any, ...]:
+        """Every anomaly every invariant found, in invariant order."""
+        return tuple(a for i in self.invariants for a in i.anomalies)
 
-    @property
-    def anomalies(self) -> tuple[Anomaly, ...]:
-        """Every anomaly every checker found, in checker order."""
-        return tuple(a for c in self.checkers for a in c.anomalies)
+    def case(self, case_id: str | None) -> CaseRecord | None:
+        """The case with ``case_id``, or None."""
+        return next((c for c in self.cases if c.id == case_id), None)
 
     def to_dict(self) -> dict[str, Any]:
         """This result as JSON-ready data (lists, dicts, str, numbers, None)."""
-        return {
-            "schema_version": self.schema_version,
-            "scenario": self.scenario,
-            "mode": self.mode,
-            "seed": self.seed,
-            "started_at": self.started_at,
-            "duration_s": self.duration_s,
-            "replay_command": self.replay_command,
-            "checkers": [c.to_dict() for c in self.checkers],
-            "runs": [r.to_dict() for r in self.runs],
-            "faults": [f.to_dict() for f in self.faults],
-        }
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
+        return data
+
+    def dumps(self, *, indent: int | None = 2) -> str:
+        """This result as a JSON document."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: object) -> ResilienceResult:
         """The result in the JSON-ready ``data``; :class:`ResultSchemaError` names what is wrong.
 
-        The ``schema_version`` is checked before anything else, so a document from a newer
-        chaosflow says so instead of failing on a field this version does not know.
+        The ``schema`` is checked before anything else, so a document from a newer chaosflow
+        says so instead of failing on a field this version does not know; a ``schema_version: 1``
+        document is upgraded (``reports._legacy``).
         """
-        if isinstance(data, dict) and "schema_version" in data:
-            _check_schema_version("result.schema_version", data["schema_version"])
-        fields = _fields("result", "result", cls, data, required_extra=("schema_version",))
-        checkers = []
-        for i, item in enumerate(check.items_of(fields["checkers"], "result.checkers")):
-            path = f"result.checkers[{i}]"
-            checker = _fields(path, "checker result", CheckerResult, item)
-            anomalies = check.items_of(checker["anomalies"], f"{path}.anomalies")
-            checker["anomalies"] = [
-                _read(Anomaly, f"{path}.anomalies[{j}]", "anomaly", a)
-                for j, a in enumerate(anomalies)
-            ]
-            checkers.append(_build(CheckerResult, path, checker))
-        fields["checkers"] = checkers
-        for name, item_type, what in (("runs", RunRecord, "run"), ("faults", FaultRecord, "fault")):
-            items = check.items_of(fields[name], f"result.{name}")
-            fields[name] = [
-                _read(item_type, f"result.{name}[{i}]", what, item) for i, item in enumerate(items)
-            ]
-        return _build(cls, "result", fields)
+        from ._legacy import upgrade
 
-    def dumps(self, *, indent: int | None = 2) -> str:
-        """This result as a JSON document."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+        document = upgrade(data)
+        try:
+            with validating():
+                return cls.model_validate(document)
+        except ValidationError as error:
+            raise schema_error(error, "result", cls) from None
 
     @classmethod
     def loads(cls, text: str | bytes) -> ResilienceResult:
@@ -333,40 +200,85 @@ class ResilienceResult:
             raise ResultSchemaError(
                 "result",
                 f"is not a JSON document ({error})",
-                "Pass the contents of a result.json written by reports.",
+                "Pass the contents of a result.json written by chaosflow.",
             ) from None
         return cls.from_dict(data)
 
 
-def _fields(
-    path: str, what: str, cls: type, data: object, required_extra: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    declared = dataclasses.fields(cls)
-    required = [
-        f.name
-        for f in declared
-        if f.name in required_extra
-        or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-    ]
-    optional = [f.name for f in declared if f.name not in required]
-    return check.fields_of(data, path, what, required, optional)
+def build_result(**fields: Any) -> ResilienceResult:
+    """A result from ``fields``, with its ``verdict`` and ``score`` worked out (unless given).
 
-
-def _build(cls: type[_D], path: str, fields: dict[str, Any]) -> _D:
+    Takes the fields of :class:`ResilienceResult` by name (``schema`` is filled in); a bad value
+    raises :class:`ResultSchemaError` naming ``ResilienceResult.<field>``.
+    """
     try:
-        return cls(**fields)
-    except ResultSchemaError as error:
-        raise error.relocated(cls.__name__, path) from None
+        with validating():
+            probe = _Parts.model_validate(
+                {k: fields.get(k) for k in ("invariants", "runs", "load", "error") if k in fields}
+            )
+    except ValidationError as error:
+        raise schema_error(error, "ResilienceResult", _Parts) from None
+    verdict = expected_verdict(probe.invariants, probe.load, probe.error)
+    fields.setdefault("schema", SCHEMA)
+    fields.setdefault("verdict", verdict)
+    if "score" not in fields:
+        fields["score"] = score_parts(verdict, probe.invariants, probe.runs, probe.load).score
+    try:
+        with validating():
+            return ResilienceResult.model_validate(fields)
+    except ValidationError as error:
+        raise schema_error(error, "ResilienceResult", ResilienceResult) from None
 
 
-def _read(cls: type[_D], path: str, what: str, data: object) -> _D:
-    return _build(cls, path, _fields(path, what, cls, data))
+class _Parts(Record):
+    # The parts the verdict and the score are made from, validated first so that build_result
+    # can work them out from good data and report bad data by field.
+    invariants: tuple[InvariantResult, ...] = ()
+    runs: tuple[RunRecord, ...] = ()
+    load: LoadSection | None = None
+    error: HarnessError | None = None
+
+
+def resilience_score(result: ResilienceResult) -> float | None:
+    """The resilience score of ``result`` by today's formula (see ``reports._score``).
+
+    Equal to ``result.score`` for a result built by this version; None for an ``error`` result.
+    """
+    return score_parts(result.verdict, result.invariants, result.runs, result.load).score
 
 
 def load_result(path: str | PathLike[str]) -> ResilienceResult:
-    """The result in the JSON file at ``path``; a bad document raises :class:`ResultSchemaError`."""
-    text = Path(path).read_text(encoding="utf-8")
+    """The result in the JSON file at ``path``; a bad document raises :class:`ResultSchemaError`.
+
+    ``path`` may also be a folder holding a ``result.json``.
+    """
+    file = Path(path)
+    if file.is_dir():
+        file = file / "result.json"
+    try:
+        text = file.read_bytes()
+    except OSError as error:
+        raise ReportError(
+            f"Cannot read the result file {str(file)!r} ({error.strerror or error}). "
+            "Pass the path of a result.json that chaosflow wrote (or the folder holding it)."
+        ) from None
     try:
         return ResilienceResult.loads(text)
     except ResultSchemaError as error:
-        raise error.in_file(str(path)) from None
+        raise error.in_file(str(file)) from None
+
+
+def result_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the result document, as published in ``docs/schema/``."""
+    return copy.deepcopy(_json_schema())
+
+
+@cache
+def _json_schema() -> dict[str, Any]:
+    schema = ResilienceResult.model_json_schema(by_alias=True, mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:chaosflow:schema:chaosflow-report-1",
+        "title": "chaosflow result document (chaosflow-report/1)",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }

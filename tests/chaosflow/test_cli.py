@@ -85,14 +85,34 @@ def test_demo_prints_a_verdict_and_writes_three_reports(tmp_path: Path) -> None:
     assert "verdict: valid" in result.stdout
     assert "fault: crash at order-saga-demo-0-0000/charge_payment@after_action" in result.stdout
     written = sorted(p.name for p in out.iterdir())
-    assert written == ["report.html", "report.md", "result.json"]
+    # The three reports, and the history beside the JSON as Parquet.
+    assert written == [
+        "effects.parquet",
+        "events.parquet",
+        "report.html",
+        "report.md",
+        "result.json",
+    ]
     document = json.loads((out / "result.json").read_text())
-    assert document["schema_version"] == 1
+    assert (document["schema"], document["verdict"], document["score"]) == (
+        "chaosflow-report/1",
+        "valid",
+        100.0,
+    )
     # Every checker decided, and every one says valid: none could only say unknown.
-    assert {c["name"]: c["verdict"] for c in document["checkers"]} == dict.fromkeys(
+    assert {c["name"]: c["verdict"] for c in document["invariants"]} == dict.fromkeys(
         ANOMALY_KINDS, "valid"
     )
     assert len(document["runs"]) == 4
+    # The injected crash is on the timeline as a point, at the run and log entry it struck.
+    (crash,) = document["faults"]
+    assert (crash["kind"], crash["shape"], crash["run_id"]) == (
+        "crash",
+        "point",
+        "order-saga-demo-0-0000",
+    )
+    assert document["timeline"]["run_id"] == "order-saga-demo-0-0000"
+    assert crash["after_seq"] in [e["seq"] for e in document["timeline"]["events"]]
 
 
 def test_cancel_from_the_command_line(

@@ -28,6 +28,8 @@ def test_a_valid_file_exits_0_and_writes_reports(
     assert code == 0, out
     assert "verdict: valid" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "effects.parquet",
+        "events.parquet",
         "junit.xml",
         "report.html",
         "report.md",
@@ -45,7 +47,8 @@ def test_a_broken_workflow_exits_1_and_its_replay_reproduces_it(
     assert "duplicate_effect" in out and "verdict: invalid" in out
     token = re.search(r"replay: chaosflow replay (\S+)", out).group(1)  # type: ignore[union-attr]
     document = json.loads((tmp_path / "r" / "result.json").read_text())
-    assert document["checkers"][0]["verdict"] == "invalid"
+    assert document["invariants"][0]["verdict"] == "invalid"
+    assert document["verdict"] == "invalid"
     assert main(["replay", token]) == 1
     replayed = capsys.readouterr().out
     assert "crash (raise) at after_action #1 of charge_payment" in replayed
@@ -101,6 +104,6 @@ def test_the_result_document_says_why_each_run_did_not_complete(
     capsys.readouterr()
     runs = json.loads((tmp_path / "result.json").read_text())["runs"]
     rolled_back = [r for r in runs if r["state"] == "rolled_back"]
-    assert rolled_back and all("step 'ship' failed definitely" in r["failure"] for r in rolled_back)
-    assert all("ShippingRefused [address_refused]" in r["failure"] for r in rolled_back)
-    assert all(r["failure"] is None for r in runs if r["state"] == "completed")
+    assert rolled_back and all("step 'ship' failed definitely" in r["error"] for r in rolled_back)
+    assert all("ShippingRefused [address_refused]" in r["error"] for r in rolled_back)
+    assert all(r["error"] is None for r in runs if r["state"] == "completed")
