@@ -128,6 +128,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--lease-seconds", type=float, default=30.0)
     serve.add_argument("--max-seconds", type=float, default=None)
     serve.add_argument("--token", help="bearer token; required when not bound to loopback")
+
+    from ._load_command import add_load_parser
+
+    add_load_parser(verbs)
     return parser
 
 
@@ -181,6 +185,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cancel(args)
     if args.verb == "serve":
         return _serve(args)
+    if args.verb == "load":
+        from ._load_command import load_command
+
+        return load_command(args)
     raise UsageError(f"unknown verb {args.verb!r}")  # argparse already refuses these
 
 

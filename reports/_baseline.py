@@ -101,7 +101,7 @@ def _recovery(result: ResilienceResult) -> tuple[float | None, int]:
     if result.load is None or not result.load.recovery:
         return None, 0
     times = [r.time_to_recover_s for r in result.load.recovery if r.time_to_recover_s is not None]
-    missed = sum(1 for r in result.load.recovery if not r.recovered)
+    missed = sum(1 for r in result.load.recovery if r.recovered is False)
     return (max(times) if times else None), missed
 
 

@@ -195,7 +195,7 @@ def recovery_rows(load: LoadSection) -> list[tuple[str, str, str, str]]:
             (
                 clip(name, NAME_LIMIT),
                 seconds(item.healed_at_s),
-                "yes" if item.recovered else "no",
+                {True: "yes", False: "no", None: "no steady state before"}[item.recovered],
                 seconds(item.time_to_recover_s),
             )
         )

@@ -103,7 +103,10 @@ class Recovery(Record):
 
     fault_index: Count = Field(description="the fault window it follows")
     healed_at_s: StrictFloat | None = Field(None, description="when the fault healed")
-    recovered: StrictBool = Field(description="whether throughput and p99 came back in band")
+    recovered: StrictBool | None = Field(
+        description="whether throughput and p99 came back in band; null when there was no "
+        "steady state before the fault to come back to"
+    )
     recovered_at_s: StrictFloat | None = Field(None, description="when they came back")
     time_to_recover_s: Annotated[StrictFloat, Field(ge=0)] | None = Field(
         None, description="null when it did not recover"

@@ -73,7 +73,17 @@ from .generation import (
     workflow_specs,
     workflows,
 )
-from .real import DEFAULT_SERVICES, REAL_DB_ENV, RealSettings, real_settings, run_real
+from .real import (
+    DEFAULT_SERVICES,
+    REAL_DB_ENV,
+    ChildProcess,
+    RealSettings,
+    ServiceProcess,
+    WorkerPool,
+    real_settings,
+    run_real,
+    start_services,
+)
 from .simulation import run_in_process
 
 __all__ = [
@@ -84,6 +94,7 @@ __all__ = [
     "CHECKERS",
     "CheckResult",
     "Checker",
+    "ChildProcess",
     "DEFAULT_SERVICES",
     "EXPLORATIONS",
     "Effect",
@@ -106,9 +117,11 @@ __all__ = [
     "ScenarioFile",
     "ScenarioOutcome",
     "SearchResult",
+    "ServiceProcess",
     "ServiceSelector",
     "StepSpec",
     "Verdict",
+    "WorkerPool",
     "WorkflowSpec",
     "build_workflow",
     "check",
@@ -143,6 +156,7 @@ __all__ = [
     "search_scenarios",
     "service",
     "simpler_scenarios",
+    "start_services",
     "step_behaviours",
     "workflow_inputs",
     "workflow_specs",
