@@ -219,3 +219,33 @@ _DRAWN: dict[str, Builder] = {
     "store": _store,
     "pause": _pause,
 }
+
+
+def single_faults(workflow: Workflow, proxies: Sequence[str]) -> list[Fault]:
+    """One fault of each kind the world can throw at a saga, for each proxy its calls go
+    through: the single faults behind most saga bugs, tried before any drawn plan.
+
+    A late answer and a late request past typical timeouts, a lost answer, an outage that heals
+    and one that lasts, on every proxy; each store fault; and a worker paused past its lease
+    right after each step's effect.
+    """
+    found: list[Fault] = []
+    for proxy in proxies:
+        found += [
+            Fault.toxic(proxy, "latency", at=0.0, duration=5.0, latency=10_000),
+            Fault.toxic(proxy, "latency", at=0.0, duration=1.0, stream="upstream", latency=10_000),
+            Fault.toxic(proxy, "reset_peer", at=0.0, duration=1.0, timeout=0),
+            Fault("partition", Trigger(at=0.0), proxy, 5.0),
+            Fault("partition", Trigger(at=0.0), proxy, FOREVER),
+        ]
+    found += [
+        Fault("store", Trigger(at=0.0), None, 5.0, {"action": action, "probability": 0.5})
+        for action in ("commit_fail", "ack_lost", "connection_loss")
+    ]
+    found += [
+        Fault(
+            "process", Trigger(point="after_action", step=step), None, 30.0, {"action": "sigstop"}
+        )
+        for step in workflow.order
+    ]
+    return found

@@ -29,7 +29,7 @@ from .._outcome import ScenarioOutcome
 from .._scenario import Scenario
 from ..simulation import run_in_process
 from ._exploration import observed_crash_points
-from ._fault_plans import DRAWS, fault_plans
+from ._fault_plans import DRAWS, fault_plans, single_faults
 from ._strategies import simpler_scenarios
 
 
@@ -85,7 +85,9 @@ def search(
 
     The scenario's own faults stay in every case; the search adds to them. In order: the
     scenario as it is (it records every durable boundary each run crosses); one crash at each
-    of those boundaries, run by run; two of them, while two thirds of the budget last; then
+    of those boundaries, run by run; one of each other kind of fault (``single_faults``: late
+    answers and requests, lost answers, outages, store faults, pauses); two crashes, while two
+    thirds of the budget last; then
     plans drawn by Hypothesis from every fault the simulation can express (crashes in any run,
     step errors, late answers and requests, lost answers, outages that heal and that last,
     store faults, paused workers), shrunk to the smallest that still fails.
@@ -113,8 +115,10 @@ def search(
     runs.seen[key(scenario.plan)] = dry
     if dry.verdict == "invalid":
         return SearchResult(dry, runs.tried)
-    # One fault that breaks an invariant is already the smallest plan there is; then pairs.
-    for fault in points:
+    # One fault that breaks an invariant is already the smallest plan there is: every crash,
+    # then one of each kind of fault the world can throw; then pairs of crashes.
+    proxies = sorted(str(p) for p in dry.history.meta.get("proxies_called", {}))
+    for fault in [*points, *single_faults(scenario.workflow, proxies)]:
         single = FaultPlan((fault,), scenario.seed)
         if runs.tried < max_runs and fails(single):
             return found(single)
@@ -125,7 +129,6 @@ def search(
         pair = FaultPlan((first, second), scenario.seed)
         if fails(pair):
             return found(pair)
-    proxies = sorted(str(p) for p in dry.history.meta.get("proxies_called", {}))
     plans = fault_plans(scenario.workflow, draws=draws, runs=len(scenario.inputs), proxies=proxies)
     try:
         minimal = find(plans, fails, settings=_find_settings(max_examples))
