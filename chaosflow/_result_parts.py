@@ -65,7 +65,7 @@ def _records(events: pd.DataFrame) -> tuple[reports.EventRecord, ...]:
 def _replay_command(scenario: Scenario, token: str) -> str | None:
     # A token replays from its scenario file or from what it generated; a scenario built in
     # code has neither, and `chaosflow replay` would refuse it.
-    return f"chaosflow replay {token}" if scenario.source or scenario.generated else None
+    return f"chaosflow replay {token}" if scenario.replayable() else None
 
 
 def anomaly_records(

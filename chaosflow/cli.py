@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, help="override the file's seed")
     run.add_argument("--mode", choices=["sim", "real"], default=None)
     run.add_argument(
+        "--profile",
+        choices=["default", "ci", "nightly"],
+        default="default",
+        help="exploration profile: default and ci run the file's budget, nightly ten times it",
+    )
+    run.add_argument(
         "--report",
         default=None,
         metavar="DIR",
@@ -229,12 +235,21 @@ def _exit_code(verdict: str) -> int:
     return {"valid": EXIT_VALID, "invalid": EXIT_INVALID}.get(verdict, EXIT_UNKNOWN)
 
 
+def _event_list(seqs: Any, shown: int = 12) -> str:
+    """The event sequence numbers of an anomaly, the first few of a long list and a count (a
+    stuck run's anomaly names every event it logged; result.json keeps them all)."""
+    seqs = list(seqs)
+    if len(seqs) <= shown:
+        return str(seqs)
+    return f"[{', '.join(map(str, seqs[:shown]))}, ... ({len(seqs)} in all)]"
+
+
 def _print_checks(outcome: Any) -> None:
     for check in outcome.judgement.results:
         for anomaly in check.anomalies:
             print(
                 f"  {anomaly.kind} run={anomaly.run_id} steps={list(anomaly.steps)} "
-                f"events={list(anomaly.event_seqs)}: {anomaly.detail}"
+                f"events={_event_list(anomaly.event_seqs)}: {anomaly.detail}"
             )
             print(f"    faults: {outcome.scenario.plan.describe().replace(chr(10), '; ')}")
             print(f"    replay: chaosflow replay {anomaly.replay_token}")
@@ -253,7 +268,7 @@ def _run(args: argparse.Namespace) -> int:
     except (ScenarioError, reports.ReportError) as error:
         raise UsageError(str(error)) from None
     try:
-        result = run_scenario_file(spec, seed=args.seed, mode=args.mode)
+        result = run_scenario_file(spec, seed=args.seed, mode=args.mode, profile=args.profile)
     except ScenarioError as error:
         raise UsageError(str(error)) from None
     except Exception as error:  # the harness failed: a result with verdict error, exit 4
@@ -310,17 +325,26 @@ def _replay(args: argparse.Namespace) -> int:
 
     try:
         token = decode_replay_token(args.token)
+        root = token.get("root")
+        if isinstance(root, str) and Path(root).is_dir() and root not in sys.path:
+            # The folder the workflow's module was imported from when the token was made, so
+            # the token replays from any folder; appended, so it shadows nothing of this one.
+            sys.path.append(root)
         if token.get("generated") and not token.get("source"):
-            # A generated case carries its whole workflow spec and inputs: no file needed.
+            # A generated case, or one built in code around a module-level workflow, carries
+            # its workflow (spec or module:attribute) and inputs: no file needed.
             outcome = run_in_process(scenario_from_token(args.token))
             name = outcome.scenario.name
         elif not token.get("source"):
             raise UsageError(
-                "This replay token names no scenario file (it came from a scenario built in "
-                "code); rerun that code with the seed inside the token instead."
+                "This replay token names no scenario file and no workflow (it came from a "
+                "scenario built in code around a workflow that is not a module attribute); "
+                f"rerun that code with --chaos-seed {token.get('seed')} instead."
             )
         else:
-            spec = load_scenario_file(token["source"])
+            # The file as it was when the token was made, if the token carries it: the same
+            # case whatever the folder and whatever has changed in the file since.
+            spec = load_scenario_file(token["source"], text=token.get("file"))
             name = spec.name
             # Tokens from real-mode runs say so; older tokens carry no mode and replay in the sim.
             mode = str(token.get("mode", "sim"))

@@ -57,6 +57,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if profile:
         from hypothesis import settings
 
+        from scenarios import register_profiles
+
+        register_profiles()  # default, ci and nightly, unless the project registered its own
         try:
             settings.load_profile(profile)
         except Exception as error:  # InvalidArgument: an unknown profile
@@ -127,8 +130,13 @@ def describe_failure(outcome: Any) -> str:
 
     token = scenario.replay_token()
     lines.append(f"replay token: {token}")
-    if scenario.source or getattr(scenario, "generated", None):
+    if scenario.replayable():
         lines.append(f"replay: chaosflow replay {token}")
+    else:
+        lines.append(
+            f"replay: rerun this test with --chaos-seed {scenario.seed} (its workflow is not a "
+            "module attribute, so the token alone cannot rebuild it)"
+        )
     lines.append("the failing scenario, as YAML:")
     lines.append(describe_scenario(scenario, outcome).rstrip())
     lines.append("its fault plan, to paste into a scenario file or a FaultPlan.from_yaml:")

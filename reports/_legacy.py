@@ -137,7 +137,7 @@ def _from_v1(old: _V1Result) -> dict[str, Any]:
                     {
                         **a.model_dump(),
                         "replay_command": f"chaosflow replay {a.replay_token}"
-                        if a.replay_token and a.replay_token.startswith("cf1.")
+                        if a.replay_token and a.replay_token.startswith(("cf1.", "cf2."))
                         else None,
                     }
                     for a in c.anomalies

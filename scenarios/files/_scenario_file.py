@@ -38,7 +38,7 @@ from .._errors import ScenarioDefinitionError
 from .._outcome import ScenarioOutcome
 from .._scenario import Scenario
 from ..checking import CHECKERS
-from ..generation import crash_cases, search
+from ..generation import crash_cases, exploration_profile, search
 from ..real import RealSettings, real_settings, run_real, validate_real
 from ..simulation import run_in_process
 
@@ -90,6 +90,8 @@ class ScenarioFile:
     options: Mapping[str, Any] = field(default_factory=dict)
     # The services and store of a real-mode run (keys services: and store:).
     real: RealSettings = field(default_factory=RealSettings)
+    # The file's text as loaded: a replay token carries it, so the case replays as written.
+    text: str | None = None
 
     def base_scenario(self, *, seed: int | None = None, plan: FaultPlan | None = None) -> Scenario:
         """The file's scenario with its own faults (or ``plan``) under ``seed``."""
@@ -103,6 +105,7 @@ class ScenarioFile:
             self.invariants,
             seed,
             source=self.path,
+            source_text=self.text,
             **self.options,
         )
 
@@ -117,11 +120,14 @@ class ScenarioFile:
         yield from crash_cases(base, pairs=self.explore == "crash_pairs")
 
 
-def load_scenario_file(path: str | Path) -> ScenarioFile:
-    """Load and validate a scenario file."""
+def load_scenario_file(path: str | Path, *, text: str | None = None) -> ScenarioFile:
+    """Load and validate a scenario file (or ``text``, the file as a replay token carries it;
+    ``path`` then only names it)."""
     where = str(path)
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        if text is None:
+            text = Path(path).read_text()
+        data = yaml.safe_load(text)
     except OSError as error:
         raise ScenarioDefinitionError(f"Cannot read scenario file {where!r}: {error}.") from None
     except yaml.YAMLError as error:
@@ -180,7 +186,7 @@ def load_scenario_file(path: str | Path) -> ScenarioFile:
         if k in data
     }
     spec = ScenarioFile(
-        where,
+        str(Path(path).resolve()),
         str(data.get("name", Path(path).stem)),
         str(data["workflow"]),
         workflow,
@@ -193,6 +199,7 @@ def load_scenario_file(path: str | Path) -> ScenarioFile:
         budget,
         options,
         real_settings(data.get("services"), data.get("store"), where=where),
+        text,
     )
     base = spec.base_scenario()  # validates invariants, inputs, workers now, not at run time
     if mode == "real":
@@ -210,24 +217,31 @@ class FileOutcome:
 
 
 def run_scenario_file(
-    spec: ScenarioFile, *, seed: int | None = None, mode: str | None = None
+    spec: ScenarioFile,
+    *,
+    seed: int | None = None,
+    mode: str | None = None,
+    profile: str = "default",
 ) -> FileOutcome:
     """Run every case of ``spec`` within its budget, in the simulation or in real mode.
 
     In real mode each case is a real run (processes, Toxiproxy, wall-clock seconds), so the
     budget's seconds are checked before each case; ``explore: search`` is simulation only.
+    ``profile`` (``default``, ``ci``, ``nightly``) scales the file's budget.
     """
     mode = check_runnable(spec, mode)
+    scale = exploration_profile(profile).budget_scale
+    budget = Budget(spec.budget.examples * scale, spec.budget.seconds * scale)
     if spec.explore == "search":
-        found = search(spec.base_scenario(seed=seed), max_examples=spec.budget.examples)
+        found = search(spec.base_scenario(seed=seed), max_examples=budget.examples)
         base = run_in_process(spec.base_scenario(seed=seed))
         outcomes_found = (base,) + ((found.failing,) if found.failing else ())
-        return FileOutcome(spec, outcomes_found, found.tried >= spec.budget.examples)
-    deadline = time.monotonic() + spec.budget.seconds
+        return FileOutcome(spec, outcomes_found, found.tried >= budget.examples)
+    deadline = time.monotonic() + budget.seconds
     outcomes: list[ScenarioOutcome] = []
     exhausted = False
     for case in spec.cases(seed=seed):
-        if len(outcomes) >= spec.budget.examples or time.monotonic() >= deadline:
+        if len(outcomes) >= budget.examples or time.monotonic() >= deadline:
             exhausted = True
             break
         outcomes.append(run_case(spec, case, mode))

@@ -3,6 +3,7 @@ plans; the crash points to explore; the search that finds a failing case and shr
 
 from ._exploration import crash_cases, crash_points, observed_crash_points
 from ._fault_plans import fault_plans
+from ._profiles import PROFILES, ExplorationProfile, exploration_profile, register_profiles
 from ._search import SearchResult, search, search_scenarios
 from ._strategies import (
     Behaviour,
@@ -23,6 +24,8 @@ from ._strategies import (
 )
 
 __all__ = [
+    "PROFILES",
+    "ExplorationProfile",
     "Behaviour",
     "GeneratedRefusal",
     "GeneratedStepError",
@@ -33,9 +36,11 @@ __all__ = [
     "crash_cases",
     "crash_points",
     "describe_scenario",
+    "exploration_profile",
     "fault_plans",
     "generated_scenarios",
     "observed_crash_points",
+    "register_profiles",
     "scenario_from_token",
     "scenarios_around",
     "search",

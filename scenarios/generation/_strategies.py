@@ -21,7 +21,15 @@ import yaml
 from hypothesis import strategies as st
 
 from faults import Fault, FaultPlan
-from orchestrator import RetryPolicy, Step, StepContext, When, Workflow
+from orchestrator import (
+    OrchestratorError,
+    RetryPolicy,
+    Step,
+    StepContext,
+    When,
+    Workflow,
+    import_workflow,
+)
 
 from .._errors import ScenarioDefinitionError
 from .._outcome import ScenarioOutcome
@@ -387,6 +395,12 @@ def scenario_from_token(token: str, *, workflow: Workflow | None = None) -> Scen
         )
     if "workflow" in generated:
         workflow = build_workflow(WorkflowSpec.from_dict(generated["workflow"]))
+    elif workflow is None and "workflow_ref" in generated:
+        # A case built in code (the pytest chaos fixture) around a module-level workflow.
+        try:
+            workflow = import_workflow(str(generated["workflow_ref"]))
+        except OrchestratorError as error:
+            raise ScenarioDefinitionError(f"Replay token: {error}") from None
     elif workflow is None:
         raise ScenarioDefinitionError(
             "This replay token was generated around a workflow of your own; pass it as "

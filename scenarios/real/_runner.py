@@ -20,7 +20,6 @@ History (the store's event log and the ledger the services wrote) with the same 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import tempfile
@@ -48,7 +47,7 @@ from orchestrator import Orchestrator, OrchestratorError, import_workflow, maske
 
 from .._errors import ScenarioDefinitionError
 from .._outcome import ScenarioOutcome, judge
-from .._scenario import Scenario, decode_replay_token
+from .._scenario import Scenario, decode_replay_token, encode_replay_token
 from ..effects import LEDGER_ENV, SERVICE_URL_ENV, EffectLedger
 from ._fault_journal import journal_records
 from ._processes import ServiceProcess, WorkerPool, start_services
@@ -175,8 +174,7 @@ def real_replay_token(scenario: Scenario) -> str:
     """The scenario's replay token, marked so that a replay reruns it in real mode."""
     fields = decode_replay_token(scenario.replay_token())
     fields["mode"] = "real"
-    body = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-    return "cf1." + base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+    return encode_replay_token(fields)
 
 
 def run_real(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 
 import pytest
 
@@ -50,13 +53,26 @@ def test_chaos_failures_show_the_anomaly_the_plan_and_the_token(
     for expected in (
         "faults: crash (raise) at after_action #1 of charge_payment",
         "duplicate_effect run=careless-2-0000 steps=['charge_payment']",
-        "replay token: cf1.",
+        "replay token: cf2.",
+        "replay: chaosflow replay cf2.",
         "Failed: chaos scenario 'careless'",
     ):
         assert expected in output, expected
     written = sorted(p.name for p in report.iterdir())
     assert written == ["000-good", "001-careless"]
     assert (report / "001-careless" / "report.html").exists()
+    # The fixture's token (a scenario built in code, no file) replays from the command line,
+    # in another folder, and reproduces the failure.
+    token = re.search(r"replay: chaosflow replay (\S+)", output).group(1)  # type: ignore[union-attr]
+    replayed = subprocess.run(
+        [sys.executable, "-m", "chaosflow", "replay", token],
+        cwd=pytester.path.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert replayed.returncode == 1, replayed.stderr
+    assert "duplicate_effect" in replayed.stdout and "verdict: invalid" in replayed.stdout
 
 
 def test_an_unknown_profile_is_a_usage_error(pytester: pytest.Pytester) -> None:
@@ -112,7 +128,7 @@ def test_a_failing_scenario_file_case_prints_anomaly_token_and_faults(
     for expected in (
         "chaos scenario 'careless' (seed 0) is invalid",
         "duplicate_effect run=careless-0-0000 steps=['charge_payment']",
-        "replay: chaosflow replay cf1.",
+        "replay: chaosflow replay cf2.",
         "kind: crash",
     ):
         assert expected in output, expected
@@ -147,11 +163,14 @@ def test_search(chaos):
     output = result.stdout.str()
     assert "the smallest that fails" in output
     assert "duplicate_effect run=careless-0-0000" in output
-    assert "replay token: cf1." in output
+    assert "replay token: cf2." in output
 
 
 FIXTURES = """
 import json
+import re
+import subprocess
+import sys
 
 import pytest
 from faults import FaultPlan

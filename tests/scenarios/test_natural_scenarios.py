@@ -57,7 +57,7 @@ explore: crash_points
 def run_file(tmp_path: Path, workflow: str, body: str) -> FileOutcome:
     path = tmp_path / f"{workflow}.yaml"
     path.write_text(
-        f"name: {workflow}\nworkflow: tests.scenarios._natural:{workflow}\n{ORDERS}{body}"
+        f"name: {workflow}\nworkflow: examples.saga_bugs:{workflow}\n{ORDERS}{body}"
         "invariants: [duplicate_effect, missing_compensation, spurious_compensation, "
         "stuck_workflow, effect_after_compensation, contract_violation]\n"
     )
@@ -124,3 +124,21 @@ def test_the_default_search_budget_finds_the_second_run_bug(tmp_path: Path) -> N
     assert "missing_compensation" in anomalies(found)
     (failing,) = [case for case in found.outcomes if case.verdict == "invalid"]
     assert len(failing.scenario.plan.faults) == 1  # one crash, the smallest plan there is
+
+
+@pytest.mark.parametrize(
+    ("example", "broken", "fixed", "caught_as"),
+    [
+        ("late_answer", "late_answer_bug", "late_answer_fixed", "missing_compensation"),
+        ("carrier_stays_down", "stays_down_bug", "stays_down_fixed", "stuck_workflow"),
+    ],
+)
+def test_the_readme_tutorials_examples_say_what_it_says(
+    tmp_path: Path, example: str, broken: str, fixed: str, caught_as: str
+) -> None:
+    written = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / f"{example}.yaml"
+    caught = run_scenario_file(load_scenario_file(written))
+    assert verdicts(caught) == {"invalid"} and caught_as in anomalies(caught)
+    swapped = tmp_path / f"{example}.yaml"
+    swapped.write_text(written.read_text().replace(broken, fixed))
+    assert verdicts(run_scenario_file(load_scenario_file(swapped))) == {"valid"}

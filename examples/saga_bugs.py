@@ -1,8 +1,11 @@
-"""Small broken sagas, each with its correct twin, for the scenarios a user writes without knowing
-the bug: a latency fault past a step's timeout, a dependency that stays down, every crash point
-of an order that ships and one that rolls back.
+"""Small broken order sagas, each with its correct twin, and the scenario that catches each: a
+latency fault past a step's timeout (a late answer), requests slowed past the retries (a late
+request), a dependency that stays down, every crash point of an order that ships and of one
+that rolls back.
 
-Scenario files name these workflows as ``tests.scenarios._natural:<name>``.
+Scenario files name these workflows as ``examples.saga_bugs:<name>``; the README's tutorial
+runs ``examples/scenarios/late_answer.yaml`` and ``examples/scenarios/carrier_stays_down.yaml``,
+and ``tests/scenarios/test_natural_scenarios.py`` runs every pair.
 """
 
 from __future__ import annotations
