@@ -111,7 +111,11 @@ def check_progress(history: History) -> CheckResult:
         else:
             continue
         anomalies.append(Anomaly("stuck_workflow", run_id, (), history.seqs(run_id), detail))
-    bound = "" if deadline is None else f", bound at t={deadline:.1f}"
+    bound = ""
+    if deadline is not None and history.events:
+        # Relative to the log's first event: the clock's own origin (a virtual clock starts far
+        # from zero) says nothing to a reader.
+        bound = f", bound {deadline - history.events[0].at:.1f}s after the first event"
     return CheckResult.judged(
         "stuck_workflow", anomalies, f"{len(history.acknowledged)} acknowledged runs{bound}"
     )

@@ -24,11 +24,11 @@ from ._strategies import (
 )
 
 __all__ = [
-    "PROFILES",
-    "ExplorationProfile",
     "Behaviour",
+    "ExplorationProfile",
     "GeneratedRefusal",
     "GeneratedStepError",
+    "PROFILES",
     "SearchResult",
     "StepSpec",
     "WorkflowSpec",
