@@ -94,13 +94,15 @@ class Scenario:
         }
         if self.source_text is not None:
             fields["file"] = self.source_text
-        root = import_root(self.workflow)
-        if root is not None:
-            fields["root"] = root
         generated = self.generated if self.generated is not None else self._built_in_code()
         if generated is not None:
             # Optional, so tokens made before it existed decode and replay as they did.
             fields["generated"] = dict(generated)
+        if generated is None or "workflow" not in generated:
+            # The workflow is imported on replay (not rebuilt from a generated spec).
+            root = import_root(self.workflow)
+            if root is not None:
+                fields["root"] = root
         return encode_replay_token(fields)
 
     def replayable(self) -> bool:
@@ -132,9 +134,26 @@ class Scenario:
         return case
 
 
+# Found once per workflow object: a search of every loaded module costs milliseconds, and a
+# search makes a token for each of hundreds of cases around the same workflow. The workflow is
+# kept beside its answer, so its id cannot be reused by another object while cached.
+_REFERENCES: dict[int, tuple[Workflow, str | None]] = {}
+
+
 def workflow_reference(workflow: Workflow) -> str | None:
     """The ``module:attribute`` under which ``workflow`` is defined, if a loaded module holds it
     at its top level (how a test's scenario names its workflow in a replay token)."""
+    cached = _REFERENCES.get(id(workflow))
+    if cached is not None and cached[0] is workflow:
+        return cached[1]
+    found = _find_reference(workflow)
+    if len(_REFERENCES) > 4096:  # generated workflows are many and held by no module
+        _REFERENCES.clear()
+    _REFERENCES[id(workflow)] = (workflow, found)
+    return found
+
+
+def _find_reference(workflow: Workflow) -> str | None:
     for name, module in list(sys.modules.items()):
         if name.startswith("_") or module is None:
             continue
