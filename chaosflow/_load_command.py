@@ -174,7 +174,7 @@ def _print_report(outcome: Any, report: Any) -> None:
             f"{'passed' if threshold['passed'] else 'BROKEN'}"
         )
     for result in outcome.judgement.results:
-        print(f"  {result.checker:<22} {result.verdict:<8} {result.note}")
+        print(f"  {result.checker:<25} {result.verdict:<8} {result.note}")
         for anomaly in result.anomalies[:5]:
             print(f"    {anomaly.kind} run={anomaly.run_id}: {anomaly.detail}")
     print(f"verdict: {report.verdict}")

@@ -220,7 +220,7 @@ def _demo(args: argparse.Namespace) -> int:
     for fault in outcome.faults:
         print(f"  fault: {fault.kind} at {fault.target}")
     for check in outcome.judgement.results:
-        print(f"  {check.checker:<22} {check.verdict:<8} {check.note}")
+        print(f"  {check.checker:<25} {check.verdict:<8} {check.note}")
         for anomaly in check.anomalies:
             print(
                 f"    {anomaly.kind} run={anomaly.run_id} steps={list(anomaly.steps)}: "
