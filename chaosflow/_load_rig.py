@@ -228,7 +228,7 @@ class LoadRig:
         return {
             "api": self.api.pid if self.api is not None else None,
             "workers": workers,
-            "services": {s.name: s.process.pid for s in self.services},
+            "services": {s.name: s.pid for s in self.services},
         }
 
     def pids(self) -> list[int]:
@@ -260,7 +260,7 @@ class LoadRig:
                 if self.api is not None:
                     self.api.stop()
                 for service in self.services:
-                    service.process.stop()
+                    service.stop()
                 for proxy in self.proxies:
                     # Stopping the server below deletes it anyway.
                     with contextlib.suppress(ToxiproxyError):

@@ -10,6 +10,7 @@ import pandas as pd
 
 import reports
 from scenarios import Scenario, ScenarioFile, ScenarioOutcome
+from scenarios.real import real_replay_token
 
 # A run's events kept in the document's timeline; the rest are in events.parquet.
 TIMELINE_EVENTS: Final = 400
@@ -95,7 +96,9 @@ def anomaly_records(
 
 def case_record(case_id: str, outcome: ScenarioOutcome) -> reports.CaseRecord:
     """The case: its fault plan in words, its verdict, and the token that reruns it."""
-    token = outcome.scenario.replay_token()
+    # A real run's token says so, or a replay from the report would rerun it in the simulation.
+    real = outcome.mode == "real"
+    token = real_replay_token(outcome.scenario) if real else outcome.scenario.replay_token()
     return reports.CaseRecord(
         id=case_id,
         description=outcome.scenario.plan.describe().replace("\n", "; "),

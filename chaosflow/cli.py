@@ -17,7 +17,7 @@ from typing import Any
 
 from ._runs_verb import add_runs_parser
 
-EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_UNKNOWN, EXIT_HARNESS = 0, 1, 2, 3, 4
 EXIT_STORE_UNAVAILABLE = 75  # sysexits' EX_TEMPFAIL: nothing wrong with the input; retry later
 
 
@@ -255,35 +255,49 @@ def _print_checks(outcome: Any) -> None:
             print(f"    replay: chaosflow replay {anomaly.replay_token}")
 
 
+def _harness_failed(args: argparse.Namespace, spec: Any, error: Exception, tolerances: Any) -> int:
+    """A run the harness could not finish: a result with verdict error, exit 4, never 1."""
+    from faults import FaultError
+    from orchestrator import OrchestratorError
+    from scenarios import HarnessError
+
+    from ._report_command import finish_run
+    from ._results import error_result
+
+    if not isinstance(error, FaultError | OrchestratorError | HarnessError):  # a bug: show where
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+    print(f"chaosflow: the harness could not finish {spec.name!r}: {error}", file=sys.stderr)
+    seed = spec.seed if args.seed is None else args.seed
+    failed = error_result(spec.name, error, mode=args.mode or spec.mode, seed=seed, spec=spec)
+    print("verdict: error")
+    return finish_run(failed, report_dir=args.report, tolerances=tolerances)
+
+
 def _run(args: argparse.Namespace) -> int:
     import reports
-    from scenarios import ScenarioError, load_scenario_file, run_scenario_file
+    from scenarios import HarnessError, ScenarioError, load_scenario_file, run_scenario_file
 
     from ._report_command import finish_run, tolerances_of
-    from ._results import error_result, file_result_and_history
+    from ._results import file_result_and_history
 
     try:
         spec = load_scenario_file(args.scenario)
         tolerances = tolerances_of(args)
     except (ScenarioError, reports.ReportError) as error:
         raise UsageError(str(error)) from None
+    logs = str(Path(args.report) / "logs") if args.report else None
     try:
-        result = run_scenario_file(spec, seed=args.seed, mode=args.mode, profile=args.profile)
+        result = run_scenario_file(
+            spec, seed=args.seed, mode=args.mode, profile=args.profile, logs_dir=logs
+        )
     except ScenarioError as error:
-        raise UsageError(str(error)) from None
+        if not isinstance(error, HarnessError):
+            raise UsageError(str(error)) from None
+        return _harness_failed(args, spec, error, tolerances)
     except Exception as error:  # the harness failed: a result with verdict error, exit 4
-        from faults import FaultError
-        from orchestrator import OrchestratorError
-
-        if not isinstance(error, FaultError | OrchestratorError):  # a bug: show where
-            import traceback
-
-            traceback.print_exc(file=sys.stderr)
-        print(f"chaosflow: the harness could not finish {spec.name!r}: {error}", file=sys.stderr)
-        seed = spec.seed if args.seed is None else args.seed
-        failed = error_result(spec.name, error, mode=args.mode or spec.mode, seed=seed, spec=spec)
-        print("verdict: error")
-        return finish_run(failed, report_dir=args.report, tolerances=tolerances)
+        return _harness_failed(args, spec, error, tolerances)
     verdicts = [str(o.verdict) for o in result.outcomes]
     print(
         f"scenario {spec.name!r}: {len(result.outcomes)} case(s)"
@@ -313,6 +327,7 @@ def _run(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     import reports
     from scenarios import (
+        HarnessError,
         ScenarioError,
         decode_replay_token,
         load_scenario_file,
@@ -349,6 +364,10 @@ def _replay(args: argparse.Namespace) -> int:
             # Tokens from real-mode runs say so; older tokens carry no mode and replay in the sim.
             mode = str(token.get("mode", "sim"))
             outcome = replay(token["plan"], spec, int(token["seed"]), mode=mode)
+    except HarnessError as error:  # the harness failed, not the input: no verdict, exit 4
+        print(f"chaosflow: the harness could not finish the replay: {error}", file=sys.stderr)
+        print("verdict: error")
+        return EXIT_HARNESS
     except ScenarioError as error:
         raise UsageError(str(error)) from None
     print(

@@ -121,6 +121,24 @@ class Nemesis:
                 fault = replace(fault, target=event.worker_id)  # the worker that reached it
             self._strike(index, fault, event.at, where)
 
+    def strike_aimed(
+        self, index: int, now: float, where: str, *, target: str | None = None
+    ) -> bool:
+        """Strike the pending fault ``index`` of the plan now, because its hook point was
+        reached elsewhere (a worker process told the runner); ``target`` fills in a process
+        fault aimed at "the worker that reached it". The caller has counted ``nth`` and drawn
+        the probability. False if that fault has already struck."""
+        with self._lock:
+            pending = [(i, f) for i, f in self._pending if i == index]
+            if not pending:
+                return False
+            self._pending.remove(pending[0])
+        fault = pending[0][1]
+        if fault.kind == "process" and not fault.target and target:
+            fault = replace(fault, target=target)
+        self._strike(index, fault, now, where)
+        return True
+
     def tick(self, now: float) -> None:
         """Strike faults whose time has come and heal those whose duration has passed."""
         with self._lock:

@@ -1,7 +1,8 @@
-"""Process faults on real worker processes: SIGKILL, SIGSTOP then SIGCONT, restart.
+"""Process faults on real processes (workers, services): SIGKILL, SIGSTOP then SIGCONT, restart.
 
-The injector finds a worker's pid by name through a callable the runner gives it, so it works
-with whatever starts the workers (subprocesses here, a supervisor elsewhere).
+The injector finds a target's pid by name through a callable the runner gives it, so it works
+with whatever starts the processes (subprocesses here, a supervisor elsewhere); ``send`` says
+how a signal reaches a target when a pid is not enough (a service's whole process group).
 """
 
 from __future__ import annotations
@@ -22,25 +23,27 @@ class ProcessFaultInjector:
         self,
         pid_of: Callable[[str], int],
         restart: Callable[[str], None] | None = None,
+        send: Callable[[str, int], None] | None = None,
     ) -> None:
         self.pid_of = pid_of
         self.restart = restart
+        self.send = send or (lambda target, signum: os.kill(self.pid_of(target), signum))
 
     def inject(self, fault: Any) -> str:
-        """Signal the target worker's process."""
+        """Signal the target's process."""
         action = fault.params["action"]
         pid = self.pid_of(fault.target)
         if action == "sigkill":
-            os.kill(pid, signal.SIGKILL)
+            self.send(fault.target, signal.SIGKILL)
         elif action == "sigstop":
-            os.kill(pid, signal.SIGSTOP)
+            self.send(fault.target, signal.SIGSTOP)
         elif action == "restart":
             if self.restart is None:
                 raise FaultError(
                     f"process restart of {fault.target!r} needs a restart callable; give the "
                     "ProcessFaultInjector one that starts the worker again."
                 )
-            os.kill(pid, signal.SIGKILL)
+            self.send(fault.target, signal.SIGKILL)
             self.restart(fault.target)
         return f"{action} pid {pid}"
 
@@ -49,4 +52,4 @@ class ProcessFaultInjector:
         if fault.params["action"] == "sigstop":
             # A process that died while stopped has nothing to wake.
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid_of(fault.target), signal.SIGCONT)
+                self.send(fault.target, signal.SIGCONT)

@@ -4,7 +4,7 @@ The checkers read a :class:`History` (the orchestrator's event log plus the effe
 the receiving side by :class:`RecordingService`) and never the orchestrator's own view alone.
 """
 
-from ._errors import LedgerError, ScenarioDefinitionError, ScenarioError
+from ._errors import HarnessError, LedgerError, ScenarioDefinitionError, ScenarioError
 from ._outcome import ScenarioOutcome
 from ._scenario import Scenario, decode_replay_token
 from .checking import (
@@ -33,6 +33,7 @@ from .effects import (
     SERVICE_URL_ENV,
     Effect,
     EffectLedger,
+    EffectRecorder,
     HttpService,
     RecordingService,
     ServiceSelector,
@@ -81,8 +82,10 @@ from .real import (
     DEFAULT_SERVICES,
     REAL_DB_ENV,
     ChildProcess,
+    ProbeSpec,
     RealSettings,
     ServiceProcess,
+    ServiceSpec,
     WorkerPool,
     real_settings,
     run_real,
@@ -104,15 +107,18 @@ __all__ = [
     "Effect",
     "EffectLedger",
     "ExplorationProfile",
+    "EffectRecorder",
     "FileOutcome",
     "GeneratedRefusal",
     "GeneratedStepError",
+    "HarnessError",
     "History",
     "HttpService",
     "Judgement",
     "LEDGER_ENV",
     "LedgerError",
     "PROFILES",
+    "ProbeSpec",
     "REAL_DB_ENV",
     "RealSettings",
     "RecordingService",
@@ -125,6 +131,7 @@ __all__ = [
     "SearchResult",
     "ServiceProcess",
     "ServiceSelector",
+    "ServiceSpec",
     "StepSpec",
     "Verdict",
     "WorkerPool",

@@ -2,7 +2,9 @@
 
 ScenarioError          root
 ├── ScenarioDefinitionError   a scenario is malformed (raised when it is loaded)
-└── LedgerError               the effect ledger is not configured or not usable
+├── LedgerError               the effect ledger is not configured or not usable
+└── HarnessError              the harness itself failed (a component would not start, a worker
+                              died of something other than a fault): no verdict, exit 4
 """
 
 from __future__ import annotations
@@ -18,3 +20,8 @@ class ScenarioDefinitionError(ScenarioError):
 
 class LedgerError(ScenarioError):
     """The effect ledger is not configured, or cannot be read or written."""
+
+
+class HarnessError(ScenarioError):
+    """The harness itself failed (a service would not start, a worker died of something other
+    than an injected fault); never a verdict: the CLI exits 4 with an ``error`` in the result."""

@@ -5,14 +5,22 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from faults import InjectedFault
 from orchestrator import Orchestrator, RunStatus
 
 from ._scenario import Scenario
 from .checking import FaultWindow, History, Judgement, Verdict, check
-from .effects import Ledger
+from .effects import Effect
+
+
+class EffectSource(Protocol):
+    """Where a judge reads the effects the services applied: a ledger, or a ledger and probes."""
+
+    def effects(self) -> list[Effect]:
+        """Every effect, in the order the services applied them."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,7 @@ def judge(
     scenario: Scenario,
     mode: str,
     orchestrator: Orchestrator,
-    ledger: Ledger,
+    ledger: EffectSource,
     acknowledged: Sequence[str],
     *,
     progress_deadline: float,

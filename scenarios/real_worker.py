@@ -8,6 +8,8 @@ or its parent is gone:
 - crash faults: a SIGKILL of this very process at the hook point. The trigger counts across all
   the run's worker processes, so the n-th matching event of the whole run strikes once, as in the
   simulation, and a replacement worker does not crash again. The crash is journalled first;
+- network, partition and process faults aimed at a hook point: the worker that reaches it
+  asks the runner to strike the fault and waits until it is in force (``real._aimed``);
 - step and store faults: the same injectors as the simulation, on this process's own calls and
   engine. Their counts (a transient fault's attempts) are per process. What struck is journalled
   when the worker stops.
@@ -31,6 +33,7 @@ from sqlalchemy.exc import OperationalError
 from faults import FaultPlan, Nemesis, StepFaultInjector, StoreFaultInjector
 from orchestrator import Orchestrator, StoreError, import_workflow
 
+from .real._aimed import AimedFault, is_aimed
 from .real._fault_journal import WORKER_KINDS, SharedCrash, append_journal
 
 
@@ -47,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lease-seconds", type=float, required=True)
     parser.add_argument("--max-seconds", type=float, required=True)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--aimed-wait", type=float, default=60.0, help="longest wait for an aimed fault"
+    )
     return parser
 
 
@@ -64,6 +70,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return stop_file.exists() or os.getppid() != parent
 
     slot, generation, origin = args.slot, args.generation, args.origin
+    runs_file = folder / "runs.json"
+    runs = json.loads(runs_file.read_text()) if runs_file.exists() else []
+    # Aimed faults first: at one hook point the runner's fault is in force before a crash.
+    for index, fault in enumerate(plan.faults):
+        if is_aimed(fault):
+            aimed = AimedFault(
+                index,
+                fault,
+                folder,
+                seed=plan.seed,
+                slot=slot,
+                runs=runs,
+                wait_seconds=args.aimed_wait,
+            )
+            orchestrator.hooks.add_listener(aimed)
     for index, fault in enumerate(plan.faults):
         if fault.kind == "crash":
             orchestrator.hooks.add_listener(SharedCrash(index, fault, folder, journal, plan.seed))

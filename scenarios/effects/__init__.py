@@ -11,6 +11,7 @@ from ._http_services import (
     service,
 )
 from ._ledger import LEDGER_ENV, Effect, EffectLedger, Ledger, MemoryLedger
+from ._recorder import SERVICE_NAME_ENV, EffectRecorder
 from ._recording import (
     CallContext,
     LateRequestRefused,
@@ -25,12 +26,14 @@ __all__ = [
     "CallContext",
     "Effect",
     "EffectLedger",
+    "EffectRecorder",
     "HttpService",
     "LEDGER_ENV",
     "LateRequestRefused",
     "Ledger",
     "MemoryLedger",
     "RecordingService",
+    "SERVICE_NAME_ENV",
     "SERVICE_URL_ENV",
     "ServiceSelector",
     "Transport",

@@ -13,8 +13,10 @@ budget: {examples: 200, seconds: 120}
 workers: 2
 lease_seconds: 5
 routes: {payment: [charge_payment, refund_payment]}
-services: [stock, payment, shipping]       # real mode: the example services to start
+services: [stock, payment, shipping]       # real mode: the services to start (yours too:
+                                           # see scenarios.real._service_spec)
 store: {url: postgresql+psycopg://...}     # real mode: an empty store (default: a SQLite file)
+settle: {quiet: 0.5, max: 10}              # real mode: wait for late effects after the runs
 ```
 
 A file is validated when it is loaded: an unknown key, no invariant, an unimportable workflow or
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,7 @@ _KEYS = {
     "progress_bound",
     "services",
     "store",
+    "settle",
 }
 
 
@@ -198,7 +201,13 @@ def load_scenario_file(path: str | Path, *, text: str | None = None) -> Scenario
         invariants,
         budget,
         options,
-        real_settings(data.get("services"), data.get("store"), where=where),
+        real_settings(
+            data.get("services"),
+            data.get("store"),
+            data.get("settle"),
+            where=where,
+            base=Path(path).resolve().parent,
+        ),
         text,
     )
     base = spec.base_scenario()  # validates invariants, inputs, workers now, not at run time
@@ -222,12 +231,14 @@ def run_scenario_file(
     seed: int | None = None,
     mode: str | None = None,
     profile: str = "default",
+    logs_dir: str | Path | None = None,
 ) -> FileOutcome:
     """Run every case of ``spec`` within its budget, in the simulation or in real mode.
 
     In real mode each case is a real run (processes, Toxiproxy, wall-clock seconds), so the
     budget's seconds are checked before each case; ``explore: search`` is simulation only.
     ``profile`` (``default``, ``ci``, ``nightly``) scales the file's budget.
+    ``logs_dir`` keeps each real case's logs (services, workers) in a folder of its own there.
     """
     mode = check_runnable(spec, mode)
     scale = exploration_profile(profile).budget_scale
@@ -244,7 +255,7 @@ def run_scenario_file(
         if len(outcomes) >= budget.examples or time.monotonic() >= deadline:
             exhausted = True
             break
-        outcomes.append(run_case(spec, case, mode))
+        outcomes.append(run_case(spec, case, mode, logs_dir=logs_dir))
     return FileOutcome(spec, tuple(outcomes), exhausted)
 
 
@@ -270,11 +281,20 @@ def check_runnable(spec: ScenarioFile, mode: str | None = None) -> str:
     return mode
 
 
-def run_case(spec: ScenarioFile, case: Scenario, mode: str | None = None) -> ScenarioOutcome:
+def run_case(
+    spec: ScenarioFile,
+    case: Scenario,
+    mode: str | None = None,
+    *,
+    logs_dir: str | Path | None = None,
+) -> ScenarioOutcome:
     """Run one case of ``spec`` (one of ``spec.cases()``) in ``mode`` (the file's by default)."""
     mode = mode or spec.mode
     if mode == "real":
-        return run_real(case, workflow_spec=spec.workflow_spec, settings=spec.real)
+        settings = spec.real
+        if logs_dir is not None:
+            settings = replace(settings, logs_dir=str(logs_dir))
+        return run_real(case, workflow_spec=spec.workflow_spec, settings=settings)
     return run_in_process(case)
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import random
 import signal
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,7 @@ class SharedCrash:
         self.counter = folder / f"crash-{index}.count"
         self.journal = journal
         # Every process draws the same number for this fault, so the roll is the run's, once.
-        self.strikes = trigger.probability >= 1.0 or (
-            random.Random(f"{seed}:{index}").random() < trigger.probability
-        )
+        self.strikes = strikes_once(seed, index, trigger.probability)
 
     def __call__(self, event: HookEventLike) -> None:
         trigger = self.fault.trigger
@@ -55,21 +54,35 @@ class SharedCrash:
         if self._count() == trigger.nth and self.strikes:
             where = f"{event.run_id}/{event.step}@{event.point}"
             detail = f"mode=sigkill; pid {os.getpid()} killed"
-            record = InjectedFault("crash", where, event.at, detail, healed_at=event.at)
+            # Stamped when the kill happens (after any aimed fault at the same point struck),
+            # on the wall clock every process of the run shares.
+            now = time.time()
+            record = InjectedFault("crash", where, now, detail, healed_at=now)
             append_journal(self.journal, record)
             os.kill(os.getpid(), signal.SIGKILL)
 
     def _count(self) -> int:
-        with self.counter.open("a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
-            handle.seek(0)
-            count = int(handle.read().strip() or 0) + 1
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(count))
-            handle.flush()
-            os.fsync(handle.fileno())
-        return count
+        return shared_count(self.counter)
+
+
+def shared_count(counter: Path) -> int:
+    """Add one to the count in ``counter`` (a file all the run's processes share, under a lock)
+    and return the new count."""
+    with counter.open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        handle.seek(0)
+        count = int(handle.read().strip() or 0) + 1
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(count))
+        handle.flush()
+        os.fsync(handle.fileno())
+    return count
+
+
+def strikes_once(seed: int, index: int, probability: float) -> bool:
+    """The run's one draw for fault ``index``: every process draws the same number."""
+    return probability >= 1.0 or random.Random(f"{seed}:{index}").random() < probability
 
 
 def journal_records(journal: Path) -> list[InjectedFault]:

@@ -1,8 +1,8 @@
-"""The processes of a real-mode run: example services over HTTP and a pool of worker processes.
+"""The worker processes of a real-mode run (services are in ``_services``).
 
 Each child is a real process of its own (its own pid, its own connections, killed by a real
 SIGKILL), forked from the runner and running the module's own entry point
-(``scenarios.http_service.main``, ``scenarios.real_worker.main``) with the arguments
+(``scenarios.real_worker.main``) with the arguments
 ``python -m`` would get. Forking skips the seconds each fresh interpreter spends importing, so a
 worker killed mid-step is replaced at once. Children write their output to a log file in the
 run's folder, and end with ``os._exit``: nothing of the runner's own state runs in them.
@@ -24,11 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
-from faults import free_port
-
-from .._errors import ScenarioError
+from .._errors import HarnessError
 
 LOOPBACK = "127.0.0.1"
 Entry = Callable[[Sequence[str]], int]
@@ -102,65 +98,6 @@ class ChildProcess:
 
 
 @dataclass
-class ServiceProcess:
-    """One example service (``scenarios.http_service``) and where it listens."""
-
-    name: str
-    process: ChildProcess
-    port: int
-    honour_keys: bool
-
-    @property
-    def address(self) -> str:
-        """host:port of the service itself (Toxiproxy's upstream)."""
-        return f"{LOOPBACK}:{self.port}"
-
-
-def start_services(
-    specs: Sequence[tuple[str, bool]], ledger: Path, logs: Path, *, timeout: float = 30.0
-) -> list[ServiceProcess]:
-    """Start one service per ``(name, honour_keys)``, all writing ``ledger``; wait for health."""
-    from .. import http_service
-
-    started: list[ServiceProcess] = []
-    try:
-        for name, honour_keys in specs:
-            port = free_port(LOOPBACK)
-            argv = ["--name", name, "--port", str(port), "--ledger", str(ledger)]
-            if not honour_keys:
-                argv.append("--ignore-keys")
-            child = ChildProcess(http_service.main, argv, {}, logs / f"service-{name}.log")
-            started.append(ServiceProcess(name, child, port, honour_keys))
-        deadline = time.monotonic() + timeout
-        for service in started:
-            _wait_healthy(service, deadline)
-    except BaseException:
-        for service in started:
-            service.process.stop()
-        raise
-    return started
-
-
-def _wait_healthy(service: ServiceProcess, deadline: float) -> None:
-    url = f"http://{service.address}/health"
-    while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            raise ScenarioError(
-                f"Example service {service.name!r} exited at start with code "
-                f"{service.process.returncode}: {_tail(service.process.log)}"
-            )
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise ScenarioError(
-        f"Example service {service.name!r} did not answer on {url} in time: "
-        f"{_tail(service.process.log)}"
-    )
-
-
-@dataclass
 class WorkerExit:
     """A worker process that ended, and how."""
 
@@ -209,7 +146,7 @@ class WorkerPool:
     def pid_of(self, slot: str) -> int:
         """The pid of the worker now in ``slot`` (the process injector's view)."""
         if slot not in self.processes:
-            raise ScenarioError(
+            raise HarnessError(
                 f"process fault target={slot!r} names no worker; workers: {', '.join(self.slots)}."
             )
         return self.processes[slot].pid
@@ -228,7 +165,7 @@ class WorkerPool:
                 continue
             if code != -signal.SIGKILL and not self.stopping:
                 # Only a SIGKILL is a fault; any other end is a broken harness, not a verdict.
-                raise ScenarioError(
+                raise HarnessError(
                     f"Worker process {slot!r} (pid {process.pid}) exited with code {code} "
                     f"before the run ended: {_tail(process.log)}"
                 )

@@ -6,25 +6,30 @@ What the simulation twins, real mode does for real:
 |---|---|
 | store | a SQLite file in the run's folder, or an empty PostgreSQL database (a URL) |
 | workers | ``scenario.workers`` processes (``scenarios.real_worker``), forked by the runner |
-| services | the example services over HTTP (``scenarios.http_service``), one ledger for all |
+| services | your own (a command line) or the bundled examples, each a process group |
 | network | a Toxiproxy server of the run's own, one proxy per service, named after it |
 | crash faults | a SIGKILL of the worker process at the hook point; a fresh process replaces it |
-| process faults | SIGKILL, SIGSTOP/SIGCONT, restart of the worker process in the slot named |
+| process faults | SIGKILL, SIGSTOP/SIGCONT, restart of a worker slot or of a service |
 | step, store faults | installed inside each worker process from the plan |
 | clock faults | refused: they need the simulation's virtual clock |
 
+Network, partition and process faults strike on a timer from the runner, or at a hook point:
+the worker that reaches it asks the runner and waits until the fault is in force (``_aimed``).
 Times (fault triggers, ``heal_after``, ``progress_bound``) are wall-clock seconds from the start.
-The runner submits the inputs itself, with the run ids the simulation uses, and judges the
-History (the store's event log and the ledger the services wrote) with the same checkers.
+The runner submits the inputs itself, with the run ids the simulation uses; once every run has
+ended it lets the services settle (no new effect for ``settle.quiet`` seconds), reads the effect
+probes, and judges the History (the store's event log, the ledger, the probes) with the same
+checkers. Anything that breaks in the harness itself raises :class:`HarnessError`, never a verdict.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,138 +48,21 @@ from faults import (
     ToxiproxyInjector,
     ToxiproxyServer,
 )
-from orchestrator import Orchestrator, OrchestratorError, import_workflow, masked_url
+from orchestrator import Orchestrator, masked_url
 
-from .._errors import ScenarioDefinitionError
+from .._errors import HarnessError, ScenarioDefinitionError
 from .._outcome import ScenarioOutcome, judge
-from .._scenario import Scenario, decode_replay_token, encode_replay_token
+from .._scenario import Scenario
 from ..effects import LEDGER_ENV, SERVICE_URL_ENV, EffectLedger
+from ._aimed import RUNNER_KINDS, AimedMailbox
 from ._fault_journal import journal_records
-from ._processes import ServiceProcess, WorkerPool, start_services
+from ._probes import ObservedEffects, read_probe
+from ._processes import WorkerPool
+from ._services import ServiceProcess, start_services
+from ._settings import STORE_PROXY, RealSettings, is_networked, real_replay_token, validate_real
 
-REAL_DB_ENV = "CHAOSFLOW_REAL_DB_URL"
-# The services of the example order saga: the default when a scenario names none.
-DEFAULT_SERVICES = ("stock", "payment", "shipping")
-# The kinds the runner carries out from the parent process, on a timer.
-RUNNER_KINDS = ("network", "partition", "process")
-# The proxy between the worker processes and a networked store (PostgreSQL); the runner itself
-# reads the store directly, so a fault on the store's network never blinds the checkers.
-STORE_PROXY = "store"
-
-
-def _is_networked(db_url: str | None) -> bool:
-    return db_url is not None and not make_url(db_url).get_backend_name().startswith("sqlite")
-
-
-_POLL = 0.1
-
-
-@dataclass(frozen=True)
-class RealSettings:
-    """What real mode needs beyond the scenario: the services to start and the store."""
-
-    # (name, honour_keys) per example service; each gets a Toxiproxy proxy of the same name.
-    services: tuple[tuple[str, bool], ...] = tuple((name, True) for name in DEFAULT_SERVICES)
-    # A PostgreSQL (or SQLite) URL of an empty store; None: a SQLite file in the run's folder.
-    db_url: str | None = None
-
-
-def real_settings(services: Any = None, store: Any = None, *, where: str = "") -> RealSettings:
-    """Validate a scenario file's ``services`` and ``store`` keys into :class:`RealSettings`.
-
-    ``services`` is a list of names, or a mapping of name to ``{ignore_keys: bool}``;
-    ``store`` is ``{url: ...}``. Without ``store``, ``$CHAOSFLOW_REAL_DB_URL`` is used, else a
-    SQLite file.
-    """
-    prefix = f"Scenario file {where!r}: " if where else ""
-    chosen: list[tuple[str, bool]] = []
-    if services is None:
-        chosen = [(name, True) for name in DEFAULT_SERVICES]
-    elif isinstance(services, list):
-        chosen = [(str(name), True) for name in services]
-    elif isinstance(services, Mapping):
-        for name, options in services.items():
-            options = options or {}
-            if not isinstance(options, Mapping) or set(options) - {"ignore_keys"}:
-                raise ScenarioDefinitionError(
-                    f"{prefix}services.{name}={options!r} may only set ignore_keys: true|false."
-                )
-            chosen.append((str(name), not bool(options.get("ignore_keys", False))))
-    else:
-        raise ScenarioDefinitionError(
-            f"{prefix}services={services!r} must be a list of service names, or a mapping of "
-            "name to {ignore_keys: true|false}."
-        )
-    for name, _ in chosen:
-        if not name.isidentifier():
-            raise ScenarioDefinitionError(
-                f"{prefix}service name={name!r} must be an identifier, e.g. 'payment'."
-            )
-    if store is not None and (not isinstance(store, Mapping) or set(store) != {"url"}):
-        raise ScenarioDefinitionError(
-            f"{prefix}store={store!r} must be a mapping with one key, url: "
-            "postgresql+psycopg://user@host:5432/db."
-        )
-    url = str(store["url"]) if store is not None else os.environ.get(REAL_DB_ENV) or None
-    return RealSettings(tuple(chosen), url)
-
-
-def validate_real(scenario: Scenario, settings: RealSettings, workflow_spec: str | None) -> str:
-    """Refuse what real mode cannot run, before anything starts; returns the workflow spec."""
-    name = scenario.name
-    if scenario.generated is not None:
-        raise ScenarioDefinitionError(
-            f"Scenario {name!r} was generated by a strategy; its workflow exists only in this "
-            "process, so worker processes cannot import it. Run it with mode sim."
-        )
-    if not workflow_spec:
-        raise ScenarioDefinitionError(
-            f"Scenario {name!r} names no workflow spec: real mode starts worker processes that "
-            "import the workflow by module:attribute. Pass workflow_spec='module:attribute' "
-            "(a scenario file's workflow: key does this)."
-        )
-    try:
-        imported = import_workflow(workflow_spec)
-    except OrchestratorError as error:
-        raise ScenarioDefinitionError(f"Scenario {name!r}: {error}") from None
-    if imported.name != scenario.workflow.name:
-        raise ScenarioDefinitionError(
-            f"Scenario {name!r}: workflow_spec={workflow_spec!r} names workflow "
-            f"{imported.name!r}, but the scenario runs {scenario.workflow.name!r}."
-        )
-    services = [service for service, _ in settings.services]
-    slots = [f"worker-{slot}" for slot in range(scenario.workers)]
-    for index, fault in enumerate(scenario.plan.faults):
-        where = f"Scenario {name!r} faults[{index}] ({fault.describe()})"
-        if fault.kind == "clock":
-            raise ScenarioDefinitionError(
-                f"{where}: clock faults need the simulation's virtual clock and are not "
-                "available in real mode. Run it with mode sim, or remove the clock fault."
-            )
-        if fault.kind in RUNNER_KINDS and fault.trigger.at is None:
-            raise ScenarioDefinitionError(
-                f"{where}: in real mode {fault.kind} faults strike on a timer from the runner; "
-                "give the fault trigger: {at: <seconds>} instead of a hook point."
-            )
-        proxies = [*services, *([STORE_PROXY] if _is_networked(settings.db_url) else [])]
-        if fault.kind in ("network", "partition") and fault.target not in proxies:
-            raise ScenarioDefinitionError(
-                f"{where}: target={fault.target!r} is not a proxy of this run; real mode puts "
-                f"one proxy in front of each service and, on PostgreSQL, one named "
-                f"{STORE_PROXY!r} in front of the store: {', '.join(proxies)}."
-            )
-        if fault.kind == "process" and fault.target not in slots:
-            raise ScenarioDefinitionError(
-                f"{where}: target={fault.target!r} names no worker; workers: {', '.join(slots)}."
-            )
-    return workflow_spec
-
-
-def real_replay_token(scenario: Scenario) -> str:
-    """The scenario's replay token, marked so that a replay reruns it in real mode."""
-    fields = decode_replay_token(scenario.replay_token())
-    fields["mode"] = "real"
-    return encode_replay_token(fields)
+# How often the runner looks at the store, the aimed-fault requests and the clock.
+_POLL = 0.02
 
 
 def run_real(
@@ -189,6 +77,7 @@ def run_real(
 
     ``toxiproxy`` is a client of a running server to create the proxies on; by default the run
     starts a server of its own. Every child process and proxy is gone when this returns.
+    Raises :class:`HarnessError` when the harness itself fails (no verdict).
     """
     settings = settings or RealSettings()
     spec = validate_real(scenario, settings, workflow_spec)
@@ -213,6 +102,17 @@ def run_real(
             return _run(scenario, spec, orchestrator, db_url, folder, rig)
     finally:
         orchestrator.store.dispose()
+        if settings.logs_dir is not None:
+            _keep_logs(folder / "logs", Path(settings.logs_dir), scenario)
+
+
+def _keep_logs(logs: Path, into: Path, scenario: Scenario) -> None:
+    base = into / f"{scenario.name}-{scenario.seed}"
+    target, number = base, 1
+    while target.exists():  # one folder per case of an explored file
+        number += 1
+        target = base.with_name(f"{base.name}-{number}")
+    shutil.copytree(logs, target)
 
 
 class _Rig:
@@ -235,19 +135,26 @@ class _Rig:
         # The URL the workers use: through the store's proxy when the store is networked.
         self.worker_db_url: str | None = None
 
+    def service(self, name: str) -> ServiceProcess | None:
+        """The running service ``name``, if the run has one."""
+        return next((s for s in self.services if s.name == name), None)
+
     def __enter__(self) -> _Rig:
         try:
             if self.server is not None:
                 self.client = self.server.start().client()
             assert self.client is not None
             self.services = start_services(
-                self.settings.services, self.ledger.path, self.folder / "logs"
+                self.settings.services,
+                self.ledger.path,
+                self.folder / "logs",
+                folder=self.folder / "services",
             )
             for service in self.services:
                 proxy = self.client.create_proxy(service.name, service.address)
                 self.proxies.append(proxy)
                 self.urls[service.name] = f"http://127.0.0.1:{proxy.listen_port}"
-            if _is_networked(self.settings.db_url):
+            if is_networked(self.settings.db_url):
                 url = make_url(str(self.settings.db_url))
                 upstream = f"{url.host or '127.0.0.1'}:{url.port or 5432}"
                 proxy = self.client.create_proxy(STORE_PROXY, upstream)
@@ -270,9 +177,35 @@ class _Rig:
                         raise
         finally:
             for service in self.services:
-                service.process.stop()
+                service.stop()
             if self.server is not None:
                 self.server.stop()
+
+
+@dataclass
+class _Targets:
+    """Process-fault targets by name: worker slots and services."""
+
+    pool: WorkerPool
+    rig: _Rig
+
+    def pid_of(self, name: str) -> int:
+        service = self.rig.service(name)
+        return service.pid if service is not None else self.pool.pid_of(name)
+
+    def send(self, name: str, signum: int) -> None:
+        service = self.rig.service(name)
+        if service is not None:
+            service.signal(signum)  # the service's whole process group
+        else:
+            os.kill(self.pool.pid_of(name), signum)
+
+    def restart(self, name: str) -> None:
+        service = self.rig.service(name)
+        if service is not None:
+            service.restart()
+        else:
+            self.pool.restart(name)
 
 
 def _run(
@@ -290,12 +223,16 @@ def _run(
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     plan_file = folder / "plan.json"
     plan_file.write_text(json.dumps(scenario.plan.to_dict()))
-    # How long a worker may live at most: the heal, the progress bound and a margin.
-    lifetime = 60.0 + scenario.heal_after + scenario.progress_bound
+    (folder / "runs.json").write_text(json.dumps(scenario.run_ids()))
+    mailbox = AimedMailbox(folder)
+    # How long a worker may live at most: the heal, the progress bound, the settle and a margin.
+    lifetime = 60.0 + scenario.heal_after + scenario.progress_bound + rig.settings.settle.max
     env = {
         LEDGER_ENV: str(rig.ledger.path),
         **{SERVICE_URL_ENV.format(name=n.upper()): url for n, url in rig.urls.items()},
     }
+
+    starts = [service.spec.start_timeout for service in rig.services]
 
     def argv(slot: str, generation: int) -> list[str]:
         return [
@@ -307,6 +244,9 @@ def _run(
             # A worker the runner could not stop ends by itself.
             *("--max-seconds", repr(lifetime)),
             *("--seed", str(scenario.seed)),
+            # A worker waits for an aimed fault at most this long: long enough for the slowest
+            # service to restart.
+            *("--aimed-wait", repr(30.0 + max(starts, default=0.0))),
         ]
 
     slots = [f"worker-{slot}" for slot in range(scenario.workers)]
@@ -316,32 +256,48 @@ def _run(
     )
     assert rig.client is not None
     network = ToxiproxyInjector(rig.client)
+    targets = _Targets(pool, rig)
     origin = time.time()
+    # The runner's faults, and where each sits in the whole plan (aimed requests name that).
+    mine = [(i, f) for i, f in enumerate(scenario.plan.faults) if f.kind in RUNNER_KINDS]
     nemesis = Nemesis(
-        FaultPlan(
-            tuple(f for f in scenario.plan.faults if f.kind in RUNNER_KINDS), scenario.plan.seed
-        ),
+        FaultPlan(tuple(f for _, f in mine), scenario.plan.seed),
         {
             "network": network,
             "partition": network,
-            "process": ProcessFaultInjector(pool.pid_of, pool.restart),
+            "process": ProcessFaultInjector(targets.pid_of, targets.restart, targets.send),
         },
         origin=origin,
+        runs=scenario.run_ids(),
     )
+    local = {whole: index for index, (whole, _) in enumerate(mine)}
     acknowledged = [
-        orchestrator.submit(
-            scenario.workflow, payload, run_id=f"{scenario.name}-{scenario.seed}-{index:04d}"
-        )
-        for index, payload in enumerate(scenario.inputs)
+        orchestrator.submit(scenario.workflow, payload, run_id=run_id)
+        for payload, run_id in zip(scenario.inputs, scenario.run_ids(), strict=True)
     ]
+    settle: dict[str, Any] = {}
+    probed: list[dict[str, Any]] = []
     try:
         pool.start()
-        deadline = _drive(scenario, orchestrator, pool, nemesis, origin)
+        deadline = _drive(scenario, orchestrator, pool, nemesis, origin, mailbox, local)
+        # Healed before the settle: a worker woken from a SIGSTOP, a service let through its
+        # proxy again, may still apply something, and the settle is there to see it.
+        nemesis.heal_all(time.time())
+
+        def keep_going() -> None:
+            _answer_aimed(nemesis, mailbox, local, time.time())
+            nemesis.tick(time.time())
+            pool.reap()
+
+        settle = _settle(rig, keep_going)
     finally:
         try:
             nemesis.heal_all(time.time())
         finally:
             pool.stop(folder / "stop")
+    read_at = time.time()
+    for service in rig.services:
+        probed.extend(read_probe(service, read_at))
     timeline = sorted(
         [*nemesis.timeline, *journal_records(folder / "faults.jsonl")], key=_fault_time
     )
@@ -349,17 +305,27 @@ def _run(
         "mode": "real",
         "store": masked_url(db_url),
         "services": {
-            s.name: {"url": rig.urls[s.name], "pid": s.process.pid, "honour_keys": s.honour_keys}
+            s.name: {
+                "url": rig.urls[s.name],
+                "pid": s.pid,
+                "pids": list(s.pids),
+                "starts": s.generation,
+                "command": s.argv(),
+                "log": s.log.name,  # in the run's logs folder (and the kept copy)
+                "honour_keys": s.honour_keys,
+                "probe": s.spec.probe is not None,
+            }
             for s in rig.services
         },
         "worker_exits": [vars(e) for e in pool.exits],
         "respawns": pool.respawns,
+        "settle": settle,
     }
     return judge(
         scenario,
         "real",
         orchestrator,
-        rig.ledger,
+        ObservedEffects(rig.ledger, probed),
         acknowledged,
         progress_deadline=deadline,
         token=real_replay_token(scenario),
@@ -370,15 +336,30 @@ def _run(
     )
 
 
+def _answer_aimed(
+    nemesis: Nemesis, mailbox: AimedMailbox, local: dict[int, int], now: float
+) -> None:
+    for request in mailbox.requests():
+        index = int(request["index"])
+        if index not in local:
+            raise HarnessError(f"A worker asked for fault {index}, which is not the runner's.")
+        nemesis.strike_aimed(local[index], now, str(request["where"]), target=request["slot"])
+        mailbox.done(index)
+
+
 def _drive(
     scenario: Scenario,
     orchestrator: Orchestrator,
     pool: WorkerPool,
     nemesis: Nemesis,
     origin: float,
+    mailbox: AimedMailbox,
+    local: dict[int, int],
 ) -> float:
-    """Strike and heal the runner's faults, replace dead workers, until every run has ended
-    (and every timed fault has struck) or the progress bound passes; returns that bound."""
+    """Strike and heal the runner's faults, answer the workers' aimed faults, replace dead
+    workers, until every run has ended (and every timed fault has struck) or the progress
+    bound passes; returns that bound. The store is read without its write lock
+    (``Store.reading``), so a worker frozen while it holds the lock never stalls the runner."""
     heal_at = origin + scenario.heal_after
     deadline = heal_at + scenario.progress_bound
     last_strike = max(
@@ -390,6 +371,7 @@ def _drive(
         if not healed and now >= heal_at:
             nemesis.heal_all(now)
             healed = True
+        _answer_aimed(nemesis, mailbox, local, now)
         nemesis.tick(now)
         pool.reap()
         if now >= deadline:
@@ -397,6 +379,34 @@ def _drive(
         if now >= origin + last_strike and orchestrator.unfinished_runs() == 0:
             return deadline
         time.sleep(_POLL)
+
+
+def _settle(rig: _Rig, keep_going: Callable[[], None]) -> dict[str, Any]:
+    """Keep everything up until no new effect appears for ``settle.quiet`` seconds (at most
+    ``settle.max``); what was waited, for the result."""
+    quiet, bound = rig.settings.settle.quiet, rig.settings.settle.max
+    start = time.monotonic()
+
+    def observed() -> int:
+        now = time.time()
+        count = len(rig.ledger.effects())
+        return count + sum(len(read_probe(s, now)) for s in rig.services if s.spec.probe)
+
+    count, since = observed(), time.monotonic()
+    while time.monotonic() - since < quiet and time.monotonic() - start < bound:
+        keep_going()
+        time.sleep(min(0.1, max(0.01, quiet / 5)))
+        latest = observed()
+        if latest != count:
+            count, since = latest, time.monotonic()
+    waited = time.monotonic() - start
+    return {
+        "quiet_s": quiet,
+        "max_s": bound,
+        "waited_s": round(waited, 3),
+        "quiet_reached": time.monotonic() - since >= quiet,
+        "effects_seen": count,
+    }
 
 
 def _fault_time(record: InjectedFault) -> float:

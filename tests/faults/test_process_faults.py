@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -59,3 +60,77 @@ def test_restart_without_a_way_to_restart_is_a_clear_error() -> None:
     finally:
         process.kill()
         process.wait(10)
+
+
+def test_send_says_how_a_signal_reaches_a_target_such_as_a_process_group() -> None:
+    # A launcher whose child does the work: a signal to the launcher's pid alone would leave
+    # the child running; ``send`` signals the whole group.
+    import os
+    import signal
+
+    launcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; "
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+            "print(flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert launcher.stdout is not None
+    launcher.stdout.readline()  # the child has been started
+    sent: list[tuple[str, int]] = []
+
+    def send(name: str, signum: int) -> None:
+        sent.append((name, signum))
+        os.killpg(launcher.pid, signum)
+
+    injector = ProcessFaultInjector(lambda name: launcher.pid, send=send)
+    try:
+        assert injector.inject(fault("sigkill")) == f"sigkill pid {launcher.pid}"
+        assert launcher.wait(10) == -signal.SIGKILL
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(launcher.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("a process of the group outlived the SIGKILL")
+        assert sent == [("w", signal.SIGKILL)]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(launcher.pid, signal.SIGKILL)
+        launcher.stdout.close()
+        launcher.wait(10)
+
+
+def test_a_fault_aimed_elsewhere_strikes_once_with_the_target_it_was_given() -> None:
+    from faults import FaultPlan, Nemesis
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.struck: list[str | None] = []
+
+        def inject(self, fault: Fault) -> str:
+            self.struck.append(fault.target)
+            return "done"
+
+        def heal(self, fault: Fault) -> None:
+            pass
+
+    aimed = Fault(
+        "process", Trigger(point="step_claimed", step="ship"), None, 2.0, {"action": "sigstop"}
+    )
+    recorder = Recorder()
+    nemesis = Nemesis(FaultPlan((aimed,)), {"process": recorder}, origin=0.0)
+    assert nemesis.strike_aimed(0, 5.0, "r/ship@step_claimed", target="worker-1") is True
+    assert nemesis.strike_aimed(0, 6.0, "r/ship@step_claimed", target="worker-0") is False
+    assert recorder.struck == ["worker-1"]
+    (record,) = nemesis.timeline
+    assert (record.target, record.at) == ("worker-1", 5.0)
+    nemesis.tick(7.5)  # its duration has passed
+    assert record.healed_at == 7.5

@@ -78,8 +78,8 @@ def test_a_scenario_without_a_workflow_spec_cannot_run_in_real_mode(tmp_path: Pa
     ("fault", "message"),
     [
         (
-            Fault("partition", Trigger(point="after_action"), "payment"),
-            r"give the fault trigger: \{at: <seconds>\}",
+            Fault("partition", Trigger(point="after_action", each_run=True), "payment"),
+            r"each_run is not available for partition faults in real mode",
         ),
         (
             Fault.toxic("billing", "latency", latency=100),
@@ -87,11 +87,12 @@ def test_a_scenario_without_a_workflow_spec_cannot_run_in_real_mode(tmp_path: Pa
         ),
         (
             Fault("process", Trigger(at=1), "worker-2", params={"action": "sigkill"}),
-            r"target='worker-2' names no worker; workers: worker-0, worker-1",
+            r"target='worker-2' names no worker and no service; workers: worker-0, worker-1; "
+            r"services: stock, payment, shipping",
         ),
     ],
 )
-def test_runner_faults_need_a_timer_and_a_real_target(fault: Fault, message: str) -> None:
+def test_runner_faults_need_a_real_target(fault: Fault, message: str) -> None:
     with pytest.raises(ScenarioDefinitionError, match=message):
         validate_real(scenario(fault), RealSettings(), SPEC)
 
@@ -102,6 +103,12 @@ def test_crash_step_and_store_faults_are_accepted() -> None:
         Fault.step_fault("transient", "ship", attempts=1),
         Fault("store", Trigger(at=1), params={"action": "latency", "seconds": 0.01}),
         Fault.toxic("payment", "latency", duration=2, latency=50),
+        # Aimed at a hook point: the worker that reaches it asks the runner.
+        Fault("partition", Trigger(point="after_action", step="charge_payment"), "payment"),
+        Fault("process", Trigger(point="step_claimed", step="ship"), params={"action": "sigstop"}),
+        # A service is a process-fault target like a worker.
+        Fault("process", Trigger(point="after_action"), "payment", params={"action": "restart"}),
+        Fault("process", Trigger(at=1), "stock", params={"action": "sigkill"}),
     )
     assert validate_real(scenario(*plan), RealSettings(), SPEC) == SPEC
 
@@ -109,12 +116,18 @@ def test_crash_step_and_store_faults_are_accepted() -> None:
 def test_services_and_store_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(REAL_DB_ENV, raising=False)
     assert real_settings() == RealSettings(tuple((n, True) for n in DEFAULT_SERVICES), None)
-    assert real_settings(["payment"]).services == (("payment", True),)
+    bundled = real_settings(["payment"]).services
+    assert [(s.name, s.bundled, s.honour_keys) for s in bundled] == [("payment", True, True)]
     careless = real_settings({"payment": {"ignore_keys": True}, "stock": None})
-    assert careless.services == (("payment", False), ("stock", True))
-    with pytest.raises(ScenarioDefinitionError, match=r"services.payment=\{'retries': 3\}"):
+    assert [(s.name, s.honour_keys) for s in careless.services] == [
+        ("payment", False),
+        ("stock", True),
+    ]
+    with pytest.raises(ScenarioDefinitionError, match=r"services.payment.retries=3: Extra input"):
         real_settings({"payment": {"retries": 3}})
-    with pytest.raises(ScenarioDefinitionError, match="service name='pay-ment' must be an"):
+    with pytest.raises(
+        ScenarioDefinitionError, match=r"services\[0\].name='pay-ment': .*identifier"
+    ):
         real_settings(["pay-ment"])
     with pytest.raises(ScenarioDefinitionError, match=r"store=.* must be a mapping with one key"):
         real_settings(store={"host": "db"})
@@ -122,7 +135,52 @@ def test_services_and_store_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert real_settings().db_url == "postgresql+psycopg://u@127.0.0.1:1/x"
     assert real_settings(store={"url": "sqlite:///here.db"}).db_url == "sqlite:///here.db"
     spec = load_scenario_file(write(tmp_path, GOOD + "services: [stock, payment, shipping]\n"))
-    assert spec.real.services == tuple((n, True) for n in DEFAULT_SERVICES)
+    assert spec.real.services == RealSettings().services
+
+
+def test_a_service_of_your_own_is_validated_field_by_field(tmp_path: Path) -> None:
+    own = {
+        "card": {
+            "command": "python -m card --port {port}",
+            "env": {"MODE": "test"},
+            "cwd": "svc",
+            "probe": {"sql": "SELECT key, run_id, step FROM charges", "url": "sqlite:///x.db"},
+        }
+    }
+    (card,) = real_settings(own, base=tmp_path).services
+    assert card.command == ("python", "-m", "card", "--port", "{port}")  # split, no shell
+    assert card.cwd == str(tmp_path / "svc") and not card.bundled
+    assert card.probe is not None and card.probe.sql is not None
+    bad = [
+        ({"card": {"command": []}}, r"services.card.command=\[\]: .*must name a program"),
+        ({"card": {"command": "x", "health": "health"}}, r"services.card.health='health'"),
+        (
+            {"card": {"command": "x", "start_timeout": 0}},
+            r"services.card.start_timeout=0: .*greater",
+        ),
+        ({"card": {"command": "x", "env": {"A": 1}}}, r"services.card.env.A=1: .*valid string"),
+        ({"card": {"command": "x", "ignore_keys": True}}, r"ignore_keys is for the bundled"),
+        ({"card": {"env": {"A": "b"}}}, r"env, cwd and probe belong to a service of your own"),
+        (
+            {"card": {"command": "x", "probe": {"sql": "SELECT 1"}}},
+            r"services.card.probe=.*a sql probe needs url",
+        ),
+        (
+            {"card": {"command": "x", "probe": {"http": "/e", "columns": {"who": "w"}}}},
+            r"services.card.probe.columns.who",
+        ),
+        ([{"name": "a"}, "a"], r"names \['a'\] more than once"),
+        ("payment", r"services='payment' must be a list"),
+    ]
+    for services, message in bad:
+        with pytest.raises(ScenarioDefinitionError, match=message):
+            real_settings(services)
+    with pytest.raises(ScenarioDefinitionError, match=r"settle.quiet=-1: .*greater than or equal"):
+        real_settings(settle={"quiet": -1})
+    # In a file, the message names the file; the CLI turns it into exit 2.
+    text = GOOD + "services: {card: {command: x, start_timeout: forever}}\n"
+    with pytest.raises(ScenarioDefinitionError, match=r"scenario.yaml.*start_timeout='forever'"):
+        load_scenario_file(write(tmp_path, text))
 
 
 def test_explorations_real_mode_cannot_honour_are_refused(tmp_path: Path) -> None:
