@@ -42,9 +42,11 @@ sample-report: $(VENV_STAMP)
 	rm -rf docs/sample-report
 	$(RUN) chaosflow run examples/scenarios/careless_saga_explore.yaml --report docs/sample-report || test $$? -eq 1
 
-# The published JSON Schema of the result document and its field-by-field page, from the model.
+# The published JSON Schema of the result document and its field-by-field page, from the model;
+# the schemas of the scenario file and the fault plan (for editors), from theirs.
 schema: $(VENV_STAMP)
 	$(RUN) python -c "import reports; reports.write_schema_files('docs/schema')"
+	$(RUN) python -c "from chaosflow._input_schemas import write_input_schemas as w; w('docs/schemas')"
 
 # uv itself lives in a project-local venv, so nothing is installed into the machine's Python.
 $(UV):

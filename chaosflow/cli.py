@@ -2,7 +2,8 @@
 
 Exit codes: 0 valid / done, 1 invalid, 2 bad input (usage), 3 unknown verdict, 4 the harness
 could not finish (verdict error), 5 regressed against the baseline (see ``_report_command``),
-75 the store stayed unreachable for the whole wait (``worker``; EX_TEMPFAIL: try again later).
+75 the store stayed unreachable for the whole wait (``worker``; EX_TEMPFAIL: try again later),
+141 the reader of the output went away (``chaosflow events | head``), as for SIGPIPE.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ._runs_verb import add_runs_parser
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_UNKNOWN, EXIT_HARNESS = 0, 1, 2, 3, 4
 EXIT_STORE_UNAVAILABLE = 75  # sysexits' EX_TEMPFAIL: nothing wrong with the input; retry later
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `... | head` cutting output
 
 
 class UsageError(Exception):
@@ -32,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="chaosflow",
         description="Resilience and chaos testing of multi-step business workflows.",
     )
+    parser.add_argument("--version", action="version", version=f"chaosflow {_version()}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     demo = verbs.add_parser("demo", help="run the example order saga under a crash, write reports")
@@ -63,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     replay = verbs.add_parser("replay", help="rerun exactly the case a replay token names")
     replay.add_argument("token")
     replay.add_argument("--report", default=None, metavar="DIR")
+    replay.add_argument("--scenario", default=None, metavar="FILE", help="the token's file")
 
     def store_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", required=True, help="store URL, e.g. sqlite:///chaosflow.db")
@@ -133,20 +137,50 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--lease-seconds", type=float, default=30.0)
     serve.add_argument("--max-seconds", type=float, default=None)
-    serve.add_argument("--token", help="bearer token; required when not bound to loopback")
+    serve.add_argument("--docs", action="store_true", help="serve Swagger UI at /docs (a CDN)")
+    from ._serve_token import add_token_arguments
+
+    add_token_arguments(serve)
 
     from ._load_command import add_load_parser
 
     add_load_parser(verbs)
+    from ._validate_command import add_validate_parser
+
+    add_validate_parser(verbs)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("chaosflow")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)  # exits 2 with usage on unknown verbs and bad flags
+    from ._options import check_options
+
+    problem = check_options(args)
+    if problem is not None:
+        parser.print_usage(sys.stderr)
+        print(f"chaosflow: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return int(_dispatch(args))
+    except BrokenPipeError:
+        # The reader went away (`chaosflow events | head`): stop quietly, as a process killed
+        # by SIGPIPE would (128 + 13), and keep Python from complaining again at exit.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except UsageError as error:
         parser.print_usage(sys.stderr)
         print(f"chaosflow: error: {error}", file=sys.stderr)
@@ -195,6 +229,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from ._load_command import load_command
 
         return load_command(args)
+    if args.verb == "validate":
+        from ._validate_command import validate_command
+
+        return validate_command(args)
     raise UsageError(f"unknown verb {args.verb!r}")  # argparse already refuses these
 
 
@@ -244,7 +282,15 @@ def _event_list(seqs: Any, shown: int = 12) -> str:
     return f"[{', '.join(map(str, seqs[:shown]))}, ... ({len(seqs)} in all)]"
 
 
+def _file_needed(outcome: Any) -> str | None:
+    """The scenario file a replay must be given, or None when the token carries its text."""
+    scenario = outcome.scenario
+    return None if scenario.source_text is not None else scenario.source
+
+
 def _print_checks(outcome: Any) -> None:
+    from ._replay_source import replay_command
+
     for check in outcome.judgement.results:
         for anomaly in check.anomalies:
             print(
@@ -252,7 +298,7 @@ def _print_checks(outcome: Any) -> None:
                 f"events={_event_list(anomaly.event_seqs)}: {anomaly.detail}"
             )
             print(f"    faults: {outcome.scenario.plan.describe().replace(chr(10), '; ')}")
-            print(f"    replay: chaosflow replay {anomaly.replay_token}")
+            print(f"    replay: {replay_command(anomaly.replay_token, _file_needed(outcome))}")
 
 
 def _harness_failed(args: argparse.Namespace, spec: Any, error: Exception, tolerances: Any) -> int:
@@ -324,6 +370,18 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
 
 
+def _import_root(root: Any) -> None:
+    """Put the folder the token's workflow module was imported from on ``sys.path``, but only
+    under the current folder: a pasted token must not make chaosflow import code from a place
+    of its choosing. Elsewhere, an import that fails says where the module was (PYTHONPATH)."""
+    if not isinstance(root, str):
+        return
+    folder = Path(root)
+    under_here = folder.is_dir() and folder.resolve().is_relative_to(Path.cwd().resolve())
+    if under_here and root not in sys.path:
+        sys.path.append(root)  # appended: it shadows nothing already importable
+
+
 def _replay(args: argparse.Namespace) -> int:
     import reports
     from scenarios import (
@@ -338,13 +396,10 @@ def _replay(args: argparse.Namespace) -> int:
 
     from ._results import result_and_history
 
+    token: dict[str, Any] = {}
     try:
         token = decode_replay_token(args.token)
-        root = token.get("root")
-        if isinstance(root, str) and Path(root).is_dir() and root not in sys.path:
-            # The folder the workflow's module was imported from when the token was made, so
-            # the token replays from any folder; appended, so it shadows nothing of this one.
-            sys.path.append(root)
+        _import_root(token.get("root"))
         if token.get("generated") and not token.get("source"):
             # A generated case, or one built in code around a module-level workflow, carries
             # its workflow (spec or module:attribute) and inputs: no file needed.
@@ -357,9 +412,18 @@ def _replay(args: argparse.Namespace) -> int:
                 f"rerun that code with --chaos-seed {token.get('seed')} instead."
             )
         else:
-            # The file as it was when the token was made, if the token carries it: the same
-            # case whatever the folder and whatever has changed in the file since.
-            spec = load_scenario_file(token["source"], text=token.get("file"))
+            from ._replay_source import ReplaySourceError, replay_source
+
+            if token.get("file") is not None and args.scenario is None:
+                # The file as it was when the token was made: the same case whatever the
+                # folder and whatever has changed in the file since. Its text goes through
+                # the same bounded loader as a file; no file is read.
+                spec = load_scenario_file(token["source"], text=token["file"])
+            else:
+                try:
+                    spec = load_scenario_file(replay_source(token, args.scenario))
+                except ReplaySourceError as error:
+                    raise UsageError(str(error)) from None
             name = spec.name
             # Tokens from real-mode runs say so; older tokens carry no mode and replay in the sim.
             mode = str(token.get("mode", "sim"))
@@ -369,7 +433,13 @@ def _replay(args: argparse.Namespace) -> int:
         print("verdict: error")
         return EXIT_HARNESS
     except ScenarioError as error:
-        raise UsageError(str(error)) from None
+        message = str(error)
+        root = token.get("root")
+        if "Cannot import module" in message and isinstance(root, str):
+            message += (
+                f" The token says it was imported from {root!r}: replay with PYTHONPATH={root}."
+            )
+        raise UsageError(message) from None
     print(
         f"replaying {name!r} seed {token['seed']} (mode {outcome.mode}): "
         f"{outcome.scenario.plan.describe().replace(chr(10), '; ')}"
@@ -410,7 +480,7 @@ def _worker(args: argparse.Namespace) -> int:
                 f"{', '.join(CRASH_POINTS)}"
             )
         orchestrator.hooks.add_listener(
-            CrashAt(point, step or None, int(nth or 1), args.crash_mode)
+            CrashAt(point, step or None, int(nth or 1), args.crash_mode)  # NTH checked already
         )
     worker = orchestrator.worker(worker_id=args.worker_id, lease_seconds=args.lease_seconds)
     stop_when = (lambda: orchestrator.unfinished_runs() == 0) if args.until_idle else None
@@ -424,12 +494,9 @@ def _submit(args: argparse.Namespace) -> int:
     from orchestrator import OrchestratorError
 
     orchestrator = _orchestrator(args)
-    try:
-        payload = json.loads(args.input)
-    except json.JSONDecodeError as error:
-        raise UsageError(f"--input={args.input!r} is not JSON ({error})") from None
-    if not isinstance(payload, dict):
-        raise UsageError(f"--input={args.input!r} must be a JSON object")
+    from ._options import parse_run_input
+
+    payload = parse_run_input(args.input)  # checked by check_options already
     name = orchestrator.registry.names()[0]
     try:
         run_id = orchestrator.submit(
@@ -496,13 +563,20 @@ def _events(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from orchestrator import serve_http
 
+    from ._serve_token import TokenError, resolve_token
+
+    try:
+        token = resolve_token(args)
+    except TokenError as error:
+        raise UsageError(str(error)) from None
     orchestrator = _orchestrator(args)
     try:
         serve_http(
             orchestrator,
             host=args.host,
             port=args.port,
-            token=args.token,
+            token=token,
+            docs=args.docs,
             workers=args.workers,
             lease_seconds=args.lease_seconds,
             max_seconds=args.max_seconds,

@@ -22,6 +22,16 @@ from ._plan import (
     Fault,
     FaultPlan,
     Trigger,
+    check_plan_data,
+)
+from ._plan_model import (
+    MAX_FAULT_AT,
+    MAX_FAULT_SECONDS,
+    MAX_FAULTS,
+    MAX_NTH,
+    MAX_TOXIC_ATTRIBUTE,
+    FaultModel,
+    FaultPlanModel,
 )
 from ._postgres import LocalPostgresCluster, find_bindir, postgres_url_from_env
 from ._process_faults import ProcessFaultInjector
@@ -56,8 +66,10 @@ __all__ = [
     "FOREVER",
     "Fault",
     "FaultError",
+    "FaultModel",
     "FaultPlan",
     "FaultPlanError",
+    "FaultPlanModel",
     "HOOK_POINTS",
     "HookEventLike",
     "InjectedFault",
@@ -65,6 +77,11 @@ __all__ = [
     "InjectedStoreError",
     "Injector",
     "LocalPostgresCluster",
+    "MAX_FAULTS",
+    "MAX_FAULT_AT",
+    "MAX_FAULT_SECONDS",
+    "MAX_NTH",
+    "MAX_TOXIC_ATTRIBUTE",
     "Nemesis",
     "NetworkTwin",
     "NetworkTwinError",
@@ -87,6 +104,7 @@ __all__ = [
     "ToxiproxyInjector",
     "ToxiproxyServer",
     "Trigger",
+    "check_plan_data",
     "docker_available",
     "find_binary",
     "find_bindir",

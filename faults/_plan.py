@@ -25,9 +25,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import yaml
+from pydantic import ValidationError
+
+from intake import InputError, describe_validation_error, load_yaml
 
 from ._crash import CRASH_MODES
 from ._errors import FaultPlanError, ToxiproxyError
+from ._plan_model import FaultPlanModel
 from ._step_faults import STEP_FAULT_KINDS, StepFault
 from ._toxiproxy import validate_toxic
 
@@ -381,9 +385,9 @@ class FaultPlan:
     def from_yaml(cls, text: str, *, steps: Sequence[str] | None = None) -> FaultPlan:
         """Load a plan from YAML (or JSON, which is YAML)."""
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise FaultPlanError(f"The fault plan is not valid YAML: {error}") from None
+            data = load_yaml(text, "The fault plan")  # bounded, plain data only
+        except InputError as error:
+            raise FaultPlanError(str(error)) from None
         return cls.from_dict(data or {}, steps=steps)
 
     @classmethod
@@ -393,18 +397,20 @@ class FaultPlan:
             raise FaultPlanError(
                 f"A fault plan must be a mapping with 'faults' and 'seed', not {data!r}."
             )
-        unknown = set(data) - {"faults", "seed"}
-        if unknown:
-            raise FaultPlanError(
-                f"Fault plan has unknown key(s) {sorted(unknown)!r}; allowed: 'faults', 'seed'."
-            )
+        check_plan_data(data)
         seed = data.get("seed", 0)
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise FaultPlanError(f"Fault plan seed={seed!r} must be an integer.")
         raw_faults = data.get("faults", [])
-        if not isinstance(raw_faults, list):
-            raise FaultPlanError(f"Fault plan faults={raw_faults!r} must be a list.")
         return cls(tuple(_load_fault(i, raw, steps) for i, raw in enumerate(raw_faults)), seed)
+
+
+def check_plan_data(data: Any, where: str = "Fault plan") -> None:
+    """Refuse ``data`` unless it has a fault plan's types and bounds (:class:`FaultPlanModel`)."""
+    try:
+        FaultPlanModel.model_validate(data)
+    except ValidationError as error:
+        raise FaultPlanError(
+            describe_validation_error(error, where, model=FaultPlanModel, union_tags=FAULT_KINDS)
+        ) from None
 
 
 def _load_fault(index: int, raw: Any, steps: Sequence[str] | None) -> Fault:

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from intake import JsonObject
+
 from ._shapes import SHAPES, peak_users
 
 MAX_USERS: Final = 10_000
@@ -57,7 +59,8 @@ _SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere: a bound like le=3600 does not refuse NaN by itself.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Steady(_Model):
@@ -214,7 +217,7 @@ class LoadProfile(_Model):
 
     name: str = Field(min_length=1, max_length=200)
     workflow: str
-    inputs: list[dict[str, Any]] | InputGenerator
+    inputs: list[JsonObject] | InputGenerator
     # Where the inputs were read from, when they came from a file (set by load_profile).
     inputs_file: str | None = None
     user: Literal["http", "python"] = "http"

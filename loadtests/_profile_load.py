@@ -16,8 +16,15 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
+
+from intake import (
+    InputError,
+    check_json_value,
+    describe_validation_error,
+    load_yaml,
+    read_yaml_file,
+)
 
 from ._errors import ProfileError
 from ._profile import SHAPES, InputGenerator, LoadProfile
@@ -43,16 +50,9 @@ def load_profile(
     source = Path(path)
     where = f"Load profile {str(source)!r}"
     try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ProfileError(
-            f"{where} cannot be read ({error.strerror or error}). Pass the path of a YAML "
-            "load profile, e.g. examples/load/order_saga_steady.yaml."
-        ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ProfileError(f"{where} is not valid YAML: {error}") from None
+        data = read_yaml_file(source, where)  # bounded, plain data only
+    except InputError as error:
+        raise ProfileError(str(error)) from None
     if not isinstance(data, dict):
         raise ProfileError(f"{where} must be a mapping of fields, not {type(data).__name__}.")
     data.setdefault("name", source.stem)
@@ -68,7 +68,17 @@ def load_profile(
     try:
         profile = LoadProfile.model_validate(data)
     except ValidationError as error:
-        raise ProfileError(f"{where}: {_describe(error, overridden)}") from None
+        flags = {name: f"--{name.removesuffix('_s')}" for name in overridden}
+        raise ProfileError(
+            describe_validation_error(
+                error,
+                where,
+                model=LoadProfile,
+                flags=flags,
+                union_tags=SHAPES,
+                union_fields=("shape",),
+            )
+        ) from None
     _import_checks(where, profile)
     if invariants is not None and profile.invariants is not None:
         known = list(invariants)
@@ -100,10 +110,15 @@ def _read_inputs(where: str, path: Path) -> list[Any]:
         ) from None
     try:
         if path.suffix == ".jsonl":
-            items: Any = [json.loads(line) for line in text.splitlines() if line.strip()]
+            items: Any = [
+                json.loads(line, parse_constant=_not_json)
+                for line in text.splitlines()
+                if line.strip()
+            ]
         else:  # JSON is YAML
-            items = yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as error:
+            items = load_yaml(text, f"inputs.file={str(path)!r}")
+        check_json_value(items, "inputs.file")
+    except (ValueError, RecursionError) as error:  # InputError is a ValueError
         raise ProfileError(
             f"{where}: inputs.file={str(path)!r} is not JSON, JSON lines or YAML: {error}"
         ) from None
@@ -117,24 +132,6 @@ def _read_inputs(where: str, path: Path) -> list[Any]:
             f"{MAX_INPUTS}; use inputs: {{generator: module:attr}} instead."
         )
     return items
-
-
-def _describe(error: ValidationError, overridden: set[str]) -> str:
-    problem = error.errors(include_url=False)[0]
-    parts = [str(p) for p in problem["loc"]]
-    # A discriminated union puts the shape's kind in the path: shape.step.every_s -> shape.every_s
-    if len(parts) > 1 and parts[0] == "shape" and parts[1] in SHAPES:
-        del parts[1]
-    field = ".".join(parts)
-    message = str(problem["msg"]).removeprefix("Value error, ")
-    flag = f" (from --{parts[0].removesuffix('_s')})" if parts and parts[0] in overridden else ""
-    if problem["type"] == "missing":
-        return f"field {field!r} is missing. Add it (see docs/load.md for every field)."
-    if problem["type"] == "extra_forbidden":
-        return f"{field}={problem['input']!r} is not a field here. Remove it or check its spelling."
-    if not field:
-        return f"{message}."
-    return f"{field}={problem['input']!r}{flag}: {message}."
 
 
 def import_object(spec: str) -> Any:
@@ -171,3 +168,7 @@ def _import_checks(where: str, profile: LoadProfile) -> None:
             raise ProfileError(
                 f"{where}: inputs.generator={spec!r} returned {sample!r}, not a dict."
             )
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

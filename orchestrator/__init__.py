@@ -28,7 +28,7 @@ from ._hooks import Hook, HookEvent, HookPoint, Hooks, Interceptor, trace_id_for
 from ._http import HTTP_LOGGER, MAX_BODY_BYTES, create_app
 from ._observe import EVENT_LOGGER, JsonEventLog, OpenTelemetryEvents, event_record
 from ._orchestrator import STORE_WAIT_SECONDS, Orchestrator, input_digest, store_wait_delays
-from ._registry import WorkflowRegistry, import_workflow
+from ._registry import WorkflowFactory, WorkflowRegistry, import_workflow, workflow_factory
 from ._replay import rebuild_from_events
 from ._routing import AllOf, AnyOf, Condition, Not, When, condition_from_dict
 from ._runtime import Doorbell, Runtime, Task, ThreadDoorbell, ThreadRuntime
@@ -130,6 +130,7 @@ __all__ = [
     "When",
     "Worker",
     "Workflow",
+    "WorkflowFactory",
     "WorkflowRegistry",
     "condition_from_dict",
     "create_app",
@@ -146,4 +147,5 @@ __all__ = [
     "store_wait_delays",
     "trace_id_for",
     "transition_graph",
+    "workflow_factory",
 ]

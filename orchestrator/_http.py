@@ -48,7 +48,14 @@ from ._http_models import (
     SubmitResponse,
     error_responses,
 )
-from ._http_plumbing import HTTP_LOGGER, BodyLimit, RequestLog, SafeJSONResponse, error_response
+from ._http_plumbing import (
+    HTTP_LOGGER,
+    BodyLimit,
+    HostCheck,
+    RequestLog,
+    SafeJSONResponse,
+    error_response,
+)
 from ._orchestrator import Orchestrator
 from ._schema import ID_LENGTH
 from ._states import RunState
@@ -86,8 +93,16 @@ def build_app(
     orchestrator: Orchestrator,
     token: str | None,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None,
+    *,
+    allowed_hosts: frozenset[str] | None = None,
+    docs: bool = False,
 ) -> FastAPI:
-    """The app behind :func:`create_app`, with an optional lifespan (used by ``serve_http``)."""
+    """The app behind :func:`create_app`, with an optional lifespan (used by ``serve_http``).
+
+    With ``allowed_hosts`` a request whose Host header names another host is answered 421
+    (``serve_http`` sets it when there is no token). ``docs`` serves Swagger UI at ``/docs``;
+    off by default, since its page loads scripts from a CDN (``/openapi.json`` is always there).
+    """
     if token is not None and not token.strip():
         raise ValueError(
             f"token={token!r} is blank, which anyone could send. Pass a real secret, or None "
@@ -102,8 +117,12 @@ def build_app(
         ),
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
     )
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheck, allowed=allowed_hosts)
     app.add_middleware(RequestLog)
     _add_error_handlers(app)
     guarded, auth = _guard(token)

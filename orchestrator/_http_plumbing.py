@@ -145,3 +145,47 @@ class RequestLog:
                 "client": f"{client[0]}:{client[1]}" if client else None,
             }
             request_log.info(json.dumps(line, sort_keys=True))
+
+
+class HostCheck:
+    """ASGI middleware: answer 421 to a request whose ``Host`` is not one of ``allowed``.
+
+    A server without a token trusts every local process, and a browser page could reach it by
+    DNS rebinding (a name of the attacker's that resolves to 127.0.0.1): its requests then
+    carry that name as their Host. Checking Host against the names the server was bound under
+    refuses them. Ports are not compared (the name is what rebinding changes).
+    """
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(name.lower() for name in allowed)
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        if host_name(raw) in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        response = error_response(
+            421,
+            f"Host={raw[:100]!r} is not a name this server was bound under "
+            f"({', '.join(sorted(self.allowed))}); without a token it answers only requests "
+            "addressed to it by those names (DNS rebinding). Use one of them, or start the "
+            "server with a token.",
+        )
+        await response(scope, receive, send)
+
+
+def host_name(header: str) -> str:
+    """The name part of a Host header, lower-cased: '[::1]:8080' -> '::1', 'a:80' -> 'a'."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header

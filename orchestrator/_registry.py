@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import re
+from collections.abc import Callable
 
 from ._definition import Workflow
 from ._errors import RegistryError
@@ -54,13 +56,40 @@ class WorkflowRegistry:
         return key in self._workflows
 
 
+_MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_ATTRIBUTE = re.compile(r"^[A-Za-z_]\w*$")
+
+
+class WorkflowFactory:
+    """A function that builds a :class:`Workflow`, marked so that ``module:attr`` may call it.
+
+    ``import_workflow`` never calls what it finds unless it is one of these: a spec that names
+    ``os:abort`` or ``sys:exit`` is refused by name instead of being run. Make one with the
+    :func:`workflow_factory` decorator; the function takes no argument and returns a Workflow.
+    """
+
+    def __init__(self, build: Callable[[], Workflow]) -> None:
+        self.build = build
+        self.__doc__ = build.__doc__
+        self.__name__ = getattr(build, "__name__", type(self).__name__)
+
+    def __call__(self) -> Workflow:
+        return self.build()
+
+
+def workflow_factory(build: Callable[[], Workflow]) -> WorkflowFactory:
+    """Mark ``build`` (no arguments, returns a Workflow) as a factory ``module:attr`` may name."""
+    return WorkflowFactory(build)
+
+
 def import_workflow(spec: str) -> Workflow:
-    """The Workflow that ``spec`` (``module:attribute``) names; a factory for one works too."""
-    module_name, sep, attribute = spec.partition(":")
-    if not sep or not module_name or not attribute:
+    """The Workflow that ``spec`` (``module:attribute``) names, or that a
+    :class:`WorkflowFactory` it names builds; anything else is refused before it is called."""
+    module_name, sep, attribute = str(spec).partition(":")
+    if not sep or not _MODULE.match(module_name) or not _ATTRIBUTE.match(attribute):
         raise RegistryError(
-            f"Workflow spec {spec!r} is not of the form 'module:attribute', "
-            "e.g. 'examples.order_saga:order_saga'."
+            f"Workflow spec {spec!r} is not of the form 'module:attribute' (a dotted module "
+            "name, a colon, a Python name), e.g. 'examples.order_saga:order_saga'."
         )
     try:
         module = importlib.import_module(module_name)
@@ -69,16 +98,34 @@ def import_workflow(spec: str) -> Workflow:
             f"Cannot import module {module_name!r} for workflow spec {spec!r}: {error}. "
             "Check the name and that its folder is on PYTHONPATH."
         ) from None
-    try:
-        found = getattr(module, attribute)
-    except AttributeError:
+    except Exception as error:  # the module's own code failed while it was imported
+        raise RegistryError(
+            f"Importing module {module_name!r} for workflow spec {spec!r} failed: "
+            f"{type(error).__name__}: {error}. Fix the module."
+        ) from None
+    found = getattr(module, attribute, _MISSING)
+    if found is _MISSING:
         raise RegistryError(
             f"Module {module_name!r} has no attribute {attribute!r} (workflow spec {spec!r})."
-        ) from None
-    if callable(found) and not isinstance(found, Workflow):
-        found = found()
+        )
+    if isinstance(found, WorkflowFactory):
+        try:
+            found = found()
+        except Exception as error:
+            raise RegistryError(
+                f"Workflow factory {spec!r} failed: {type(error).__name__}: {error}."
+            ) from None
+        if not isinstance(found, Workflow):
+            raise RegistryError(
+                f"Workflow factory {spec!r} returned a {type(found).__name__}, not a Workflow."
+            )
+        return found
     if not isinstance(found, Workflow):
         raise RegistryError(
-            f"Workflow spec {spec!r} names a {type(found).__name__}, not a Workflow."
+            f"Workflow spec {spec!r} names a {type(found).__name__}, not a Workflow; it is not "
+            "called. Name a Workflow, or a function decorated with @workflow_factory."
         )
     return found
+
+
+_MISSING = object()

@@ -51,6 +51,18 @@ def json_lines_to_stderr(*names: str) -> Iterator[None]:
             logger.propagate = propagate
 
 
+def _host_names(host: str) -> frozenset[str]:
+    """The names a request may give as Host for a server bound to ``host``."""
+    bound = host.strip("[]").lower()
+    if bound in ("0.0.0.0", "::"):  # every address: only with a token (checked above)
+        return frozenset({bound})
+    return (
+        frozenset({bound, "localhost", "127.0.0.1", "::1"})
+        if _is_loopback(host)
+        else frozenset({bound})
+    )
+
+
 def _is_loopback(host: str) -> bool:
     if host.lower() == "localhost":
         return True
@@ -70,10 +82,14 @@ def serve_http(
     lease_seconds: float = 30.0,
     max_seconds: float | None = None,
     log_json: bool = True,
+    docs: bool = False,
 ) -> None:
     """Serve the HTTP API in the foreground, with ``workers`` worker threads beside it.
 
     With ``log_json`` each request and each step failure is logged to stderr as a JSON line.
+    Without a token the server answers only requests whose Host header names the address it
+    is bound to (``localhost``, ``127.0.0.1`` and ``::1`` on loopback), which refuses pages that
+    reach it by DNS rebinding. ``docs`` serves Swagger UI at ``/docs`` (it loads from a CDN).
 
     Prints ``chaosflow http listening on http://HOST:PORT`` once the socket is bound (``port=0``
     picks a free port and prints it). Stops by itself after ``max_seconds`` and returns; on
@@ -121,7 +137,8 @@ def serve_http(
             stop.set()
             await asyncio.to_thread(_join, threads, lease_seconds + 5)
 
-    app = build_app(orchestrator, token, lifespan=with_workers)
+    allowed = None if token is not None else _host_names(host)
+    app = build_app(orchestrator, token, lifespan=with_workers, allowed_hosts=allowed, docs=docs)
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
     )

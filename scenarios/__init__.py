@@ -6,7 +6,7 @@ the receiving side by :class:`RecordingService`) and never the orchestrator's ow
 
 from ._errors import HarnessError, LedgerError, ScenarioDefinitionError, ScenarioError
 from ._outcome import ScenarioOutcome
-from ._scenario import Scenario, decode_replay_token
+from ._scenario import ReplayTokenModel, Scenario, decode_replay_token
 from .checking import (
     ANOMALY_KINDS,
     CHECKERS,
@@ -46,6 +46,7 @@ from .files import (
     Budget,
     FileOutcome,
     ScenarioFile,
+    ScenarioFileModel,
     check_runnable,
     load_scenario_file,
     replay,
@@ -122,11 +123,13 @@ __all__ = [
     "REAL_DB_ENV",
     "RealSettings",
     "RecordingService",
+    "ReplayTokenModel",
     "SERVICE_URL_ENV",
     "Scenario",
     "ScenarioDefinitionError",
     "ScenarioError",
     "ScenarioFile",
+    "ScenarioFileModel",
     "ScenarioOutcome",
     "SearchResult",
     "ServiceProcess",

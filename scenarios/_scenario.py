@@ -13,9 +13,12 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, cast
 
-from faults import FaultPlan
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from faults import FaultPlan, FaultPlanError, check_plan_data
+from intake import MAX_YAML_BYTES, JsonObject, describe_validation_error
 from orchestrator import Workflow
 
 from ._errors import ScenarioDefinitionError
@@ -191,11 +194,77 @@ def encode_replay_token(fields: Mapping[str, Any]) -> str:
     return "cf2." + base64.urlsafe_b64encode(packed).decode().rstrip("=")
 
 
-def decode_replay_token(token: str) -> dict[str, Any]:
-    """The scenario name, seed and plan inside a replay token (and ``generated``, if any).
+MAX_TOKEN_CHARS = 512 * 1024  # a generated case carries its workflow spec and inputs
+MAX_TOKEN_BODY_BYTES = 4 * 1024 * 1024  # inflated: a scenario file (1 MiB) and a case
 
-    Reads ``cf2.`` tokens (compressed) and the ``cf1.`` tokens of earlier versions.
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class GeneratedOptions(_Strict):
+    """The Scenario options a generated case carries, with the scenario file's bounds."""
+
+    invariants: Annotated[list[str], Field(min_length=1, max_length=len(CHECKERS))] | None = None
+    workers: Annotated[int, Field(ge=1, le=64)] | None = None
+    lease_seconds: Annotated[float, Field(gt=0, le=3_600, allow_inf_nan=False)] | None = None
+    heal_after: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] | None = None
+    progress_bound: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] | None = None
+    routes: (
+        Annotated[
+            dict[
+                Annotated[str, Field(min_length=1, max_length=128)],
+                Annotated[
+                    list[Annotated[str, Field(min_length=1, max_length=300)]], Field(max_length=64)
+                ],
+            ],
+            Field(max_length=64),
+        ]
+        | None
+    ) = None
+
+
+class GeneratedCase(_Strict):
+    """What a strategy generated: the workflow spec, the inputs, the options."""
+
+    workflow: JsonObject | None = None
+    # A case built in code: the module-level workflow it ran, as module:attribute.
+    workflow_ref: Annotated[str, Field(min_length=3, max_length=300)] | None = None
+    inputs: Annotated[list[JsonObject], Field(min_length=1, max_length=10_000)]
+    options: GeneratedOptions = Field(default_factory=GeneratedOptions)
+
+
+class ReplayTokenModel(_Strict):
+    """The data inside a replay token (``cf2.`` + URL-safe base64 of this as compressed JSON;
+    ``cf1.`` tokens hold it uncompressed)."""
+
+    model_config = ConfigDict(title="chaosflow replay token")
+
+    v: Literal[1]
+    scenario: Annotated[str, Field(min_length=1, max_length=128)]
+    source: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    plan: JsonObject
+    # The scenario file's text, so the token replays the case as written from any folder.
+    file: Annotated[str, Field(max_length=MAX_YAML_BYTES)] | None = None
+    # The folder the workflow's module was imported from.
+    root: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    generated: GeneratedCase | None = None
+    mode: Literal["sim", "real"] | None = None
+
+
+def decode_replay_token(token: str) -> dict[str, Any]:
+    """The scenario name, seed and plan inside a replay token (and ``generated``, if any),
+    validated: every field has its type and bounds, the plan is a valid fault plan's data.
+
+    Reads ``cf2.`` tokens (compressed, inflated to a bounded size) and the ``cf1.`` tokens of
+    earlier versions.
     """
+    if len(token) > MAX_TOKEN_CHARS:
+        raise ScenarioDefinitionError(
+            f"Replay token is {len(token)} characters, more than the limit of "
+            f"{MAX_TOKEN_CHARS}; copy the token from the failure output."
+        )
     prefix = token[:4]
     if prefix not in ("cf1.", "cf2."):
         raise ScenarioDefinitionError(
@@ -204,14 +273,41 @@ def decode_replay_token(token: str) -> dict[str, Any]:
         )
     body = token[4:] + "=" * (-len(token[4:]) % 4)
     try:
-        raw = base64.urlsafe_b64decode(body)
+        raw = base64.urlsafe_b64decode(body.encode("ascii"))
         if prefix == "cf2.":
-            raw = zlib.decompress(raw)
-        decoded = json.loads(raw)
-    except (ValueError, zlib.error) as error:
-        raise ScenarioDefinitionError(f"Replay token is damaged ({error}).") from None
+            raw = _inflate(raw)
+        decoded: Any = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, UnicodeError, RecursionError, zlib.error) as error:
+        raise ScenarioDefinitionError(
+            f"Replay token is damaged ({type(error).__name__}: {error}); copy the whole token "
+            "from the failure output."
+        ) from None
     if not isinstance(decoded, dict):
         raise ScenarioDefinitionError(
-            "Replay token is damaged: its body is not a mapping; copy the whole token."
+            f"Replay token holds a {type(decoded).__name__}, not the mapping a token holds "
+            "(v, scenario, source, seed, plan); copy the whole token from the failure output."
         )
-    return decoded
+    try:
+        ReplayTokenModel.model_validate(decoded)
+    except ValidationError as error:
+        raise ScenarioDefinitionError(
+            describe_validation_error(error, "Replay token", model=ReplayTokenModel)
+        ) from None
+    try:
+        check_plan_data(decoded["plan"], "Replay token plan")
+    except FaultPlanError as error:
+        raise ScenarioDefinitionError(str(error)) from None
+    return cast(dict[str, Any], decoded)
+
+
+def _inflate(packed: bytes) -> bytes:
+    # Bounded: a few hundred bytes of deflate can inflate to gigabytes.
+    inflater = zlib.decompressobj()
+    body = inflater.decompress(packed, MAX_TOKEN_BODY_BYTES)
+    if inflater.unconsumed_tail:
+        raise ValueError(f"the token's body inflates past {MAX_TOKEN_BODY_BYTES} bytes")
+    return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

@@ -23,9 +23,13 @@ def start_server(
     workers: int,
     max_seconds: float = 120,
     token: str | None = None,
+    extra: tuple[str, ...] = (),
+    env_extra: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start the HTTP server in a subprocess; returns it and its base URL once it listens."""
     env = {**os.environ, "CHAOSFLOW_LEDGER": str(ledger), "PYTHONPATH": str(ROOT)}
+    env.pop("CHAOSFLOW_TOKEN", None)
+    env.update(env_extra or {})
     stdout, stderr = log_dir / "server.out", log_dir / "server.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
@@ -47,13 +51,15 @@ def start_server(
                 "--max-seconds",
                 str(max_seconds),
                 *(["--token", token] if token else []),
+                *extra,
             ],
             cwd=ROOT,
             env=env,
             stdout=out,
             stderr=err,
         )
-    deadline = time.monotonic() + 30
+    # Generous: on a loaded machine the imports alone can take tens of seconds.
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         for line in stdout.read_text().splitlines():
             if line.startswith(LISTENING):
@@ -95,12 +101,14 @@ def start_service(name: str, ledger: Path, *extra: str) -> tuple[subprocess.Pope
             stderr=err,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    # Generous: a loaded machine takes tens of seconds for the imports alone (issue 16 saw
+    # a service miss 20 s). The loop ends as soon as the service answers.
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"service {name} exited: {log.read_text()}")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
                 return process, url
         except httpx.TransportError:
             time.sleep(0.05)

@@ -20,6 +20,7 @@ PACKAGES = [
     "loadtests",
     "reports",
     "chaosflow",
+    "intake",
 ]
 
 

@@ -31,40 +31,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import ValidationError
 
-from faults import FaultPlan, FaultPlanError
+from faults import FAULT_KINDS, FaultPlan, FaultPlanError
+from intake import InputError, describe_validation_error, load_yaml, read_input_text
 from orchestrator import OrchestratorError, Workflow, import_workflow
 
 from .._errors import ScenarioDefinitionError
 from .._outcome import ScenarioOutcome
 from .._scenario import Scenario
-from ..checking import CHECKERS
 from ..generation import crash_cases, exploration_profile, search
 from ..real import RealSettings, real_settings, run_real, validate_real
 from ..simulation import run_in_process
+from ._file_model import ScenarioFileModel
 
 MODES = ("sim", "real")
 EXPLORATIONS = ("crash_points", "crash_pairs", "search")
-_KEYS = {
-    "name",
-    "workflow",
-    "mode",
-    "seed",
-    "inputs",
-    "faults",
-    "explore",
-    "invariants",
-    "budget",
-    "workers",
-    "lease_seconds",
-    "routes",
-    "heal_after",
-    "progress_bound",
-    "services",
-    "store",
-    "settle",
-}
 
 
 @dataclass(frozen=True)
@@ -124,81 +106,79 @@ class ScenarioFile:
 
 
 def load_scenario_file(path: str | Path, *, text: str | None = None) -> ScenarioFile:
-    """Load and validate a scenario file (or ``text``, the file as a replay token carries it;
-    ``path`` then only names it)."""
+    """Load and validate a scenario file (nothing runs: the workflow is imported, not called).
+
+    ``text`` is the file as a replay token carries it; ``path`` then only names it (and the
+    folder a service's relative ``cwd`` is in).
+    """
     where = str(path)
     try:
         if text is None:
-            text = Path(path).read_text()
-        data = yaml.safe_load(text)
-    except OSError as error:
-        raise ScenarioDefinitionError(f"Cannot read scenario file {where!r}: {error}.") from None
-    except yaml.YAMLError as error:
-        raise ScenarioDefinitionError(
-            f"Scenario file {where!r} is not valid YAML: {error}"
-        ) from None
+            text = read_input_text(path, f"Scenario file {where!r}")
+        data = load_yaml(text, f"Scenario file {where!r}")
+    except InputError as error:
+        raise ScenarioDefinitionError(str(error)) from None
+    return scenario_from_data(data, where, name=Path(path).stem, path=path, text=text)
+
+
+def scenario_from_data(
+    data: Any,
+    where: str,
+    *,
+    name: str,
+    path: str | Path | None = None,
+    text: str | None = None,
+) -> ScenarioFile:
+    """Validate a scenario file's data (``where`` names it in messages; ``name`` by default).
+
+    ``path`` is the file it came from, made absolute so its replay token finds it from any
+    folder; ``text`` is its text, which the token carries.
+    """
+    prefix = f"Scenario file {where!r}"
+    folder = Path(path).resolve().parent if path is not None else Path.cwd()
     if not isinstance(data, Mapping):
-        raise ScenarioDefinitionError(f"Scenario file {where!r} must hold a mapping of keys.")
-    unknown = set(data) - _KEYS
-    if unknown:
         raise ScenarioDefinitionError(
-            f"Scenario file {where!r} has unknown key(s) {sorted(unknown)!r}; allowed: "
-            f"{', '.join(sorted(_KEYS))}."
-        )
-    if "workflow" not in data:
-        raise ScenarioDefinitionError(
-            f"Scenario file {where!r} names no workflow: add workflow: module:attribute."
+            f"{prefix} must hold a mapping of keys (name:, workflow:, invariants:, ...), not "
+            f"{type(data).__name__}."
         )
     try:
-        workflow = import_workflow(str(data["workflow"]))
+        model = ScenarioFileModel.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioDefinitionError(
+            describe_validation_error(
+                error, prefix, model=ScenarioFileModel, union_tags=FAULT_KINDS
+            )
+        ) from None
+    try:
+        workflow = import_workflow(model.workflow)
     except OrchestratorError as error:
-        raise ScenarioDefinitionError(f"Scenario file {where!r}: {error}") from None
-    invariants = tuple(data.get("invariants") or ())
-    if not invariants:
-        raise ScenarioDefinitionError(
-            f"Scenario file {where!r} checks no invariant: add invariants: [...] with some of "
-            f"{', '.join(CHECKERS)}."
-        )
-    mode = data.get("mode", "sim")
-    if mode not in MODES:
-        raise ScenarioDefinitionError(
-            f"Scenario file {where!r}: mode={mode!r} must be one of {', '.join(MODES)}."
-        )
-    explore = data.get("explore")
-    if explore is not None and explore not in EXPLORATIONS:
-        raise ScenarioDefinitionError(
-            f"Scenario file {where!r}: explore={explore!r} must be one of "
-            f"{', '.join(EXPLORATIONS)}."
-        )
+        raise ScenarioDefinitionError(f"{prefix}: workflow={model.workflow!r}: {error}") from None
+    seed = model.seed
     try:
         plan = FaultPlan.from_dict(
-            {"faults": data.get("faults") or [], "seed": int(data.get("seed", 0))},
+            {"faults": list(data.get("faults") or []), "seed": seed},
             steps=list(workflow.order),
         )
     except FaultPlanError as error:
-        raise ScenarioDefinitionError(f"Scenario file {where!r}: {error}") from None
-    inputs = data.get("inputs") or [{}]
-    if not isinstance(inputs, list) or not all(isinstance(i, Mapping) for i in inputs):
-        raise ScenarioDefinitionError(
-            f"Scenario file {where!r}: inputs must be a list of mappings, one per run."
-        )
-    budget = Budget(**(data.get("budget") or {}))
+        raise ScenarioDefinitionError(f"{prefix}: {error}") from None
+    inputs = [dict(item) for item in model.inputs] if model.inputs else [{}]
+    budget = Budget(**model.budget.model_dump()) if model.budget else Budget()
     options = {
-        k: data[k]
-        for k in ("workers", "lease_seconds", "routes", "heal_after", "progress_bound")
-        if k in data
+        key: getattr(model, key)
+        for key in ("workers", "lease_seconds", "routes", "heal_after", "progress_bound")
+        if getattr(model, key) is not None
     }
     spec = ScenarioFile(
-        str(Path(path).resolve()),
-        str(data.get("name", Path(path).stem)),
-        str(data["workflow"]),
+        str(Path(path).resolve()) if path is not None else where,
+        model.name or name,
+        model.workflow,
         workflow,
-        mode,
-        int(data.get("seed", 0)),
+        model.mode,
+        seed,
         tuple(inputs),
         plan,
-        explore,
-        invariants,
+        model.explore,
+        tuple(model.invariants),
         budget,
         options,
         real_settings(
@@ -206,12 +186,12 @@ def load_scenario_file(path: str | Path, *, text: str | None = None) -> Scenario
             data.get("store"),
             data.get("settle"),
             where=where,
-            base=Path(path).resolve().parent,
+            base=folder,
         ),
         text,
     )
     base = spec.base_scenario()  # validates invariants, inputs, workers now, not at run time
-    if mode == "real":
+    if model.mode == "real":
         validate_real(base, spec.real, spec.workflow_spec)
     return spec
 

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from intake import describe_validation_error
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._errors import ScenarioDefinitionError
@@ -132,21 +133,13 @@ class ServiceSpec(BaseModel):
         return not self.ignore_keys
 
 
-def _describe(error: ValidationError, root: str) -> str:
-    parts = []
-    for item in error.errors():
-        path = ".".join(str(p) for p in (root, *item["loc"]))
-        value = item.get("input")
-        parts.append(f"{path}={value!r}: {item['msg']}")
-    return "; ".join(parts)
-
-
 def parse_services(
     services: Any, *, where: str = "", base: Path | None = None
 ) -> tuple[ServiceSpec, ...]:
     """Validate a scenario file's ``services`` value: a list of names (or of entries with a
     ``name``), or a mapping of name to entry. ``base`` is the folder a relative ``cwd`` is in."""
     prefix = f"Scenario file {where!r}: " if where else ""
+    where_text = f"Scenario file {where!r}" if where else "A service entry"
     if services is None:
         return tuple(ServiceSpec(name=name) for name in DEFAULT_SERVICES)
     entries: list[tuple[str, Any]] = []
@@ -176,7 +169,8 @@ def parse_services(
             spec = ServiceSpec.model_validate(data)
         except ValidationError as error:
             raise ScenarioDefinitionError(
-                f"{prefix}{_describe(error, root)}. See the README's real-mode section for "
+                describe_validation_error(error, where_text, model=ServiceSpec, at=root)
+                + " See the README's real-mode section for "
                 "the fields of a service entry."
             ) from None
         if spec.cwd is not None and base is not None and not Path(spec.cwd).is_absolute():

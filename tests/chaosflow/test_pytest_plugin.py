@@ -143,7 +143,7 @@ def test_a_bad_scenario_file_is_a_collection_error_naming_the_key(
         "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"
     )
     result.assert_outcomes(errors=1)
-    assert "unknown key(s) ['colour']" in result.stdout.str()
+    assert "colour='blue' is not a field here" in result.stdout.str()
 
 
 def test_chaos_search_fails_with_the_smallest_failing_plan(pytester: pytest.Pytester) -> None:

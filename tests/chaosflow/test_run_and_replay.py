@@ -39,9 +39,10 @@ def test_a_valid_file_exits_0_and_writes_reports(
 
 
 def test_a_broken_workflow_exits_1_and_its_replay_reproduces_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scenario = tmp_path / "careless.yaml"
+    monkeypatch.chdir(tmp_path)  # a token may name only a file under the folder it replays in
+    scenario = Path("careless.yaml")
     scenario.write_text(BROKEN)
     assert main(["run", str(scenario), "--report", str(tmp_path / "r")]) == 1
     out = capsys.readouterr().out
@@ -54,13 +55,17 @@ def test_a_broken_workflow_exits_1_and_its_replay_reproduces_it(
     replayed = capsys.readouterr().out
     assert "crash (raise) at after_action #1 of charge_payment" in replayed
     assert "duplicate_effect" in replayed and "verdict: invalid" in replayed
+    # From another folder the same token replays: it carries the file's text.
+    monkeypatch.chdir(tmp_path / "r")
+    assert main(["replay", token]) == 1
+    assert main(["replay", token, "--scenario", str(tmp_path / "careless.yaml")]) == 1
 
 
 def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("workflow: examples.order_saga:order_saga\n")
     assert main(["run", str(bad)]) == 2
-    assert "checks no invariant" in capsys.readouterr().err
+    assert "invariants is missing; add it" in capsys.readouterr().err
     assert main(["replay", "not-a-token"]) == 2
     assert "does not start with 'cf2.'" in capsys.readouterr().err
     clock = tmp_path / "clock.yaml"
@@ -206,3 +211,43 @@ def test_an_unknown_profile_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["run", "examples/scenarios/order_saga_crash.yaml", "--profile", "turbo"])
     assert stopped.value.code == 2
     assert "invalid choice: 'turbo'" in capsys.readouterr().err
+
+
+def test_the_printed_replay_command_works_from_where_it_was_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A file outside the current folder: the token carries the file, so the command printed
+    # works as is; --scenario FILE replays against the file given instead.
+    scenario = tmp_path / "careless.yaml"
+    scenario.write_text(BROKEN)
+    assert main(["run", str(scenario)]) == 1
+    out = capsys.readouterr().out
+    line = re.search(r"replay: chaosflow (replay \S+)\n", out)
+    assert line is not None, out
+    assert main(line.group(1).split()) == 1
+    capsys.readouterr()
+    assert main([*line.group(1).split(), "--scenario", str(scenario)]) == 1
+    assert "duplicate_effect" in capsys.readouterr().out
+
+
+def test_a_token_names_a_file_outside_the_folder_only_with_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cf1 token (no embedded text) naming a file elsewhere is refused by name.
+    import base64
+
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text(BROKEN)
+    fields = {
+        "v": 1,
+        "scenario": "careless",
+        "source": str(elsewhere),
+        "seed": 3,
+        "plan": {"faults": [], "seed": 3},
+    }
+    token = "cf1." + base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert main(["replay", token]) == 2
+    assert "not under the folder it is replayed from" in capsys.readouterr().err

@@ -82,7 +82,7 @@ def test_the_order_saga_calls_real_services_from_a_worker_process(
             env=env,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=600,  # generous: each command ends as soon as its work does
         )
         assert out.returncode == 0, out.stderr
         return out.stdout
@@ -96,7 +96,7 @@ def test_the_order_saga_calls_real_services_from_a_worker_process(
         "--input",
         '{"sku": "b", "qty": 1, "amount": 9, "address": "undeliverable"}',
     ).strip()
-    chaosflow("worker", *common, "--until-idle", "--max-seconds", "60")
+    chaosflow("worker", *common, "--until-idle", "--max-seconds", "300")
     mine = (good, bad)
     payments = [e for e in EffectLedger(services["payment"][1]).effects() if e.run_id in mine]
     assert [(e.run_id, e.kind) for e in payments] == [

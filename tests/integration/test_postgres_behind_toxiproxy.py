@@ -54,7 +54,14 @@ def test_workers_keep_going_through_latency_and_resets_on_the_database_link(
     with proxy.toxic("latency", latency=40, jitter=20):
         time.sleep(1.5)
     with proxy.toxic("reset_peer", timeout=0):
-        time.sleep(1.0)
+        # Held until the worker has met a reset (bounded): a loaded machine may be slow to get
+        # the worker's next statement onto the wire, and a fixed second could miss it.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+            "store unavailable" in r.getMessage() for r in caplog.records
+        ):
+            time.sleep(0.05)
+        time.sleep(0.5)  # a little longer: the worker must wait out more than one refusal
     worker.join(150)
     stop.set()
     assert not worker.is_alive()

@@ -78,7 +78,7 @@ def _chaosflow(*args: str) -> subprocess.CompletedProcess[str]:
         env=subprocess_env(),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # generous: a real run on a loaded machine
     )
 
 
@@ -167,7 +167,9 @@ def test_the_command_line_exits_1_for_a_careless_service_and_replays_in_real_mod
     assert "duplicate_effect" in done.stdout and "verdict: invalid" in done.stdout
     token = re.search(r"replay: chaosflow replay (\S+)", done.stdout).group(1)  # type: ignore[union-attr]
     assert decode_replay_token(token)["mode"] == "real"
-    again = _chaosflow("replay", token)
+    # The file is not under the folder the replay runs in (the repository): named with
+    # --scenario, as the refusal says to.
+    again = _chaosflow("replay", token, "--scenario", str(path))
     assert again.returncode == 1, again.stdout + again.stderr
     assert "(mode real)" in again.stdout and "duplicate_effect" in again.stdout
 
@@ -222,9 +224,13 @@ def test_workers_reach_postgres_through_toxiproxy_and_survive_a_store_partition(
     (partition,) = [f for f in outcome.faults if f.kind == "partition"]
     assert partition.target == "store" and partition.healed_at is not None
     assert sorted(str(r.state) for r in outcome.runs) == ["completed", "rolled_back"]
-    # The workers reach the store only through the proxy: nothing moved until the heal.
+    # The workers reach the store only through the proxy: nothing moved while it was cut.
+    # Judged against when the partition really struck and healed, not against the plan's
+    # "at 0 for 2 s": on a loaded machine the runner's timer may strike late.
+    assert partition.healed_at - partition.at >= 2.0
     moved = [e.at for e in outcome.history.events if e.kind == "step_claimed"]
-    assert moved and min(moved) >= outcome.origin + 2.0
+    assert moved and not [at for at in moved if partition.at < at < partition.healed_at]
+    assert max(moved) >= partition.healed_at
 
 
 def test_a_store_fault_on_sqlite_is_refused(tmp_path: Path) -> None:

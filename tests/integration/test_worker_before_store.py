@@ -37,7 +37,7 @@ def test_a_worker_started_before_its_store_waits_for_it(
     err_path = tmp_path / "worker.err"
     with err_path.open("w") as err_file:
         worker = subprocess.Popen(
-            worker_command(proxied, "examples.order_saga:order_saga", "--max-seconds", "120"),
+            worker_command(proxied, "examples.order_saga:order_saga", "--max-seconds", "300"),
             env=subprocess_env(ledger.path),
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -45,13 +45,14 @@ def test_a_worker_started_before_its_store_waits_for_it(
             text=True,
         )
     try:
-        # Bring the link up once the worker has met the outage twice (0.5 s, then 1 s).
-        deadline = time.monotonic() + 60
+        # Bring the link up once the worker has met the outage twice (0.5 s, then 1 s); the
+        # bound is generous, for a loaded machine where the worker's imports take long.
+        deadline = time.monotonic() + 180
         while err_path.read_text().count("store unreachable") < 2 and time.monotonic() < deadline:
             assert worker.poll() is None, f"the worker gave up: {err_path.read_text()}"
             time.sleep(0.1)
         proxy.enable()
-        out, _ = worker.communicate(timeout=120)
+        out, _ = worker.communicate(timeout=300)
     finally:
         if worker.poll() is None:
             worker.kill()

@@ -21,12 +21,12 @@ WORKFLOW = "examples.order_saga:order_saga"
 def worker(db: str, ledger: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = subprocess_env(ledger)
     return subprocess.run(
-        worker_command(db, WORKFLOW, "--lease-seconds", "1", "--max-seconds", "60", *extra),
+        worker_command(db, WORKFLOW, "--lease-seconds", "1", "--max-seconds", "300", *extra),
         env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # generous: --until-idle ends it as soon as every run has
     )
 
 

@@ -46,7 +46,7 @@ def refuse(tmp_path: Path, capsys: pytest.CaptureFixture[str], *flags: str, **fi
     ("fields", "flags", "message"),
     [
         ({"shape": "zigzag"}, (), r"shape='zigzag': kind='zigzag' is not a shape; use one of"),
-        ({}, ("--users", "-5"), r"users=-5 \(from --users\): Input should be greater than"),
+        ({}, ("--users", "-5"), r"users=-5 \(from --users\): must be greater than"),
         ({}, ("--users", "1000000"), r"users=1000000 \(from --users\)"),
         ({}, ("--duration", "99999"), r"duration_s=99999\.0 \(from --duration\)"),
         (
@@ -123,5 +123,5 @@ def test_the_real_command_prints_no_traceback_for_bad_input(tmp_path: Path) -> N
         timeout=120,
     )
     assert done.returncode == 2
-    assert "users=0: Input should be greater than or equal to 1" in done.stderr
+    assert "users=0: must be greater than or equal to 1" in done.stderr
     assert "usage: chaosflow" in done.stderr and "Traceback" not in done.stderr

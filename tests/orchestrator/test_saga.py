@@ -358,19 +358,21 @@ def test_heartbeats_keep_a_long_step_from_being_taken_over(
 ) -> None:
     orch = make_orchestrator(clock=None)
     calls: list[str] = []
-    rival = orch.worker(worker_id="rival", lease_seconds=0.6)
+    # Leases of 2 s renewed every 0.1 s: a loaded machine may starve the heartbeat thread for
+    # a while, but not for 20 heartbeats in a row.
+    rival = orch.worker(worker_id="rival", lease_seconds=2.0)
 
     def slow(ctx: StepContext) -> None:
         calls.append(ctx.idempotency_key)
         # Three lease lengths long: without heartbeats the rival would claim the step.
-        deadline = time.monotonic() + 1.8
+        deadline = time.monotonic() + 6.0
         while time.monotonic() < deadline:
             assert not rival.tick()
             time.sleep(0.1)
 
     wf = Workflow("long", [Step("a", slow)])
     run_id = orch.submit(wf, {})
-    assert orch.worker(worker_id="owner", lease_seconds=0.6, heartbeat_seconds=0.1).tick()
+    assert orch.worker(worker_id="owner", lease_seconds=2.0, heartbeat_seconds=0.1).tick()
     assert orch.status(run_id).state == RunState.COMPLETED
     assert len(calls) == 1
 

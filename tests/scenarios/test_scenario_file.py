@@ -66,23 +66,32 @@ def test_exploration_reaches_the_run_that_rolls_back(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (GOOD + "colour: blue\n", r"unknown key\(s\) \['colour'\]"),
-        (GOOD.replace("invariants: [duplicate_effect]", ""), "checks no invariant"),
+        (GOOD + "colour: blue\n", r"colour='blue' is not a field here.*allowed: budget, explore"),
+        (
+            GOOD.replace("invariants: [duplicate_effect]", ""),
+            r"invariants is missing; add it \(the checkers to run: any of duplicate_effect",
+        ),
         (
             GOOD.replace("examples.order_saga:order_saga", "nowhere.mod:wf"),
             "Cannot import module 'nowhere.mod'",
         ),
         (
             GOOD + "faults: [{kind: crash, trigger: {point: lunch}}]\n",
-            r"faults\[0\]: trigger.point='lunch' is not a hook point",
+            r"faults\[0\].trigger.point='lunch': must be 'run_submitted'",
         ),
         (
             GOOD + "faults: [{kind: crash, trigger: {point: after_action, step: chrage}}]\n",
             "step='chrage' is not a step of the workflow",
         ),
-        (GOOD + "mode: fast\n", "mode='fast' must be one of sim, real"),
-        (GOOD + "explore: everything\n", "explore='everything' must be one of"),
-        (GOOD.replace("[duplicate_effect]", "[no_bugs]"), r"unknown invariant\(s\)"),
+        (GOOD + "mode: fast\n", "mode='fast': must be 'sim' or 'real'"),
+        (
+            GOOD + "explore: everything\n",
+            "explore='everything': must be 'crash_points', 'crash_pairs' or 'search'",
+        ),
+        (
+            GOOD.replace("[duplicate_effect]", "[no_bugs]"),
+            r"invariants=\['no_bugs'\]: must name known checkers; \['no_bugs'\] are not",
+        ),
         ("- a list\n", "must hold a mapping"),
         ("name: [unclosed\n", "is not valid YAML"),
     ],
@@ -93,5 +102,7 @@ def test_bad_files_are_refused_naming_the_problem(tmp_path: Path, text: str, mes
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioDefinitionError, match="Cannot read scenario file"):
+    with pytest.raises(
+        ScenarioDefinitionError, match=r"Scenario file .*nope.yaml' cannot be read \(No such file"
+    ):
         load_scenario_file(tmp_path / "nope.yaml")
