@@ -33,8 +33,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from intake import describe_validation_error
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from intake import describe_validation_error
 
 from .._errors import ScenarioDefinitionError
 
