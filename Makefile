@@ -32,6 +32,22 @@ unit: $(VENV_STAMP) browser
 
 venv: $(VENV_STAMP)
 
+# chaosflow against DBOS (in an environment of its own, .bench-venv) and the stores' raw commit
+# rate, on SQLite and a throwaway PostgreSQL: figures in bench-out/results.json, see
+# docs/performance.md. `make bench BENCH_ARGS=--quick` for smaller workloads.
+DBOS_VERSION := 3.4.0
+BENCH_STAMP := .bench-venv/.chaosflow-bench-$(DBOS_VERSION)
+BENCH_ARGS ?=
+
+bench: $(VENV_STAMP) $(BENCH_STAMP)
+	@scripts/check-prereqs postgres
+	$(RUN) python -m bench $(BENCH_ARGS)
+
+$(BENCH_STAMP): $(UV)
+	$(UV) venv --quiet --allow-existing .bench-venv
+	$(UV) pip install --quiet --python .bench-venv/bin/python "dbos==$(DBOS_VERSION)" "psycopg[binary]>=3.2"
+	@touch $@
+
 # Debian's chromium, for the tests that open the HTML report in a real headless browser.
 browser:
 	@scripts/ensure-chromium
@@ -69,4 +85,4 @@ $(TOXIPROXY):
 	mv $(TOOLS)/gobin/server $@
 
 clean:
-	rm -rf .venv $(TOOLS) reports-out .mypy_cache .ruff_cache
+	rm -rf .venv .bench-venv bench-out $(TOOLS) reports-out .mypy_cache .ruff_cache

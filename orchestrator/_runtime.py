@@ -70,15 +70,75 @@ class ThreadDoorbell:
             return self._condition.wait_for(lambda: self._rings != seen, max(timeout, 0.0))
 
 
+class _PooledTask:
+    """A call on a reused thread: done when its event is set."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait until the call ends or ``timeout`` seconds pass."""
+        self._done.wait(timeout)
+
+    def is_alive(self) -> bool:
+        """Whether the call has not ended yet."""
+        return not self._done.is_set()
+
+
 class ThreadRuntime:
-    """Daemon threads and real waits: what a worker process uses."""
+    """Daemon threads and real waits: what a worker process uses.
+
+    Threads are reused: starting one per step cost more than the step's own bookkeeping. A
+    thread that finished its call waits for the next one; a call that hangs keeps its thread
+    (a thread cannot be killed), and the next call gets another.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[_Carrier] = []
 
     def spawn(self, target: Callable[[], None], *, name: str) -> Task:
-        """Start ``target`` on a daemon thread (a thread cannot be killed: a hung call stays)."""
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        return thread
+        """Run ``target`` on an idle daemon thread of this runtime, or a new one."""
+        task = _PooledTask()
+        with self._lock:
+            carrier = self._idle.pop() if self._idle else None
+        if carrier is None:
+            carrier = _Carrier(self)
+        carrier.hand(target, task)
+        return task
+
+    def _rest(self, carrier: _Carrier) -> None:
+        with self._lock:
+            self._idle.append(carrier)
 
     def doorbell(self) -> Doorbell:
         """A doorbell for the threads of this process."""
         return ThreadDoorbell()
+
+
+class _Carrier:
+    """One reusable daemon thread: runs the calls handed to it, one at a time."""
+
+    def __init__(self, runtime: ThreadRuntime) -> None:
+        self._runtime = runtime
+        self._work: list[tuple[Callable[[], None], _PooledTask]] = []
+        self._ready = threading.Condition()
+        threading.Thread(target=self._serve, name="chaosflow-action", daemon=True).start()
+
+    def hand(self, target: Callable[[], None], task: _PooledTask) -> None:
+        with self._ready:
+            self._work.append((target, task))
+            self._ready.notify()
+
+    def _serve(self) -> None:
+        while True:
+            with self._ready:
+                self._ready.wait_for(lambda: bool(self._work))
+                target, task = self._work.pop()
+            try:
+                target()  # a worker's target catches everything and hands it back
+            except BaseException:
+                task._done.set()
+                raise  # this thread ends, and is never handed work again
+            task._done.set()
+            self._runtime._rest(self)

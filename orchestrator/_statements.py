@@ -32,7 +32,9 @@ RUN_EXISTS = select(runs.c.run_id).where(_RUN)
 LOCK_RUN = select(runs.c.run_id).where(_RUN).with_for_update()
 INSERT_RUN = insert(runs)
 INSERT_STEPS = insert(steps)
-INSERT_EVENT = insert(events)
+# A transaction's events go in as one INSERT of up to EVENT_BATCH rows (see ``insert_events``).
+EVENT_COLUMNS = ("run_id", "step", "kind", "attempt", "worker_id", "at", "detail")
+EVENT_BATCH = 32
 STEPS_OF_RUN = select(
     steps.c.run_id,
     steps.c.step,
@@ -41,6 +43,19 @@ STEPS_OF_RUN = select(
     steps.c.lease_token,
     steps.c.output,
 ).where(steps.c.run_id == bindparam("b_run"))
+STEPS_WITH_RUN_STATE = (
+    select(
+        steps.c.run_id,
+        steps.c.step,
+        steps.c.state,
+        steps.c.attempt,
+        steps.c.lease_token,
+        steps.c.output,
+        runs.c.state.label("run_state"),
+    )
+    .select_from(steps.join(runs, runs.c.run_id == steps.c.run_id))
+    .where(steps.c.run_id == bindparam("b_run"))
+)
 # Set columns come from each call's parameters (every key that is not a ``b_*`` placeholder).
 SET_RUN = update(runs).where(_RUN)
 SET_STEP = update(steps).where(_STEP_OF_RUN)
@@ -101,11 +116,14 @@ def claim_candidates(workflows: tuple[str, ...], for_update: bool) -> Select[Any
 
 
 @cache
-def take_lease(held: bool) -> Update:
+def take_lease(held: bool, due: bool = False) -> Update:
     """Move a candidate to its leased state, if it is still as the claim saw it: unleased
-    (``held=False``) or under the expired lease it was seen with."""
+    (``held=False``) or under the expired lease it was seen with; with ``due``, only once its
+    ``not_before`` has come."""
     condition = _STEP_OF_RUN & (steps.c.state == bindparam("b_state"))
     condition &= _TOKEN if held else steps.c.lease_token.is_(None)
+    if due:
+        condition &= steps.c.not_before <= bindparam("b_now")
     return (
         update(steps)
         .where(condition)
@@ -115,3 +133,13 @@ def take_lease(held: bool) -> Update:
 
 
 FINISH_LEASED = update(steps).where(_STEP_OF_RUN & _TOKEN)
+
+
+@cache
+def insert_events(count: int) -> Any:
+    """An INSERT of ``count`` events, bound as ``<column>_<i>``: one statement, not ``count``
+    (an executemany would do as much work, and faults that strike statements must see it)."""
+    rows: list[dict[str, Any]] = [
+        {name: bindparam(f"{name}_{i}") for name in EVENT_COLUMNS} for i in range(count)
+    ]
+    return insert(events).values(rows)

@@ -100,6 +100,7 @@ STEP_TRANSITIONS: Mapping[tuple[StepState, str], StepState] = {
     (S.COMPENSATING, "reclaim"): S.COMPENSATING,
     (S.COMPENSATING, "succeed"): S.COMPENSATED,
     (S.COMPENSATING, "retry"): S.COMPENSATION_READY,
+    (S.COMPENSATING, "defer"): S.COMPENSATION_READY,  # a chained lease handed back unused
     (S.COMPENSATING, "fail"): S.COMPENSATION_FAILED,
     (S.COMPENSATING, "compensate_child"): S.COMPENSATION_WAITING,
     (S.COMPENSATION_WAITING, "child_compensated"): S.COMPENSATED,

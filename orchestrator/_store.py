@@ -10,19 +10,21 @@ import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, update
+from sqlalchemy import Connection, insert, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from . import _migrations  # noqa: F401  (registers the migrations in MIGRATIONS)
+from ._connect import READ_ONLY, create_store_engine, masked_url
+from ._driver import DriverStatements
 from ._errors import StoreError, StoreNotFound, StoreUnavailable
+from ._group_commit import GroupCommitter
+from ._rows import EventRow, RunRow, StepRow
 from ._schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -34,9 +36,11 @@ from ._schema import (
     steps,
 )
 from ._statements import (
+    CLAIMABLE,
+    EVENT_BATCH,
+    EVENT_COLUMNS,
     EXTEND_LEASE,
     FINISH_LEASED,
-    INSERT_EVENT,
     INSERT_RUN,
     INSERT_STEPS,
     LOCK_RUN,
@@ -47,136 +51,36 @@ from ._statements import (
     SPEND_BUDGETED_RETRY,
     SPEND_RETRY,
     STEPS_OF_RUN,
+    STEPS_WITH_RUN_STATE,
     claim_candidates,
+    insert_events,
     next_due,
     take_lease,
 )
 from ._states import StepState
 
 
-@dataclass(frozen=True)
-class StepRow:
-    """A step's durable state, as read inside a transaction."""
-
-    run_id: str
-    step: str
-    state: StepState
-    attempt: int
-    lease_token: str | None
-    output: str | None
-
-
-@dataclass(frozen=True)
-class RunRow:
-    """A run's durable state."""
-
-    run_id: str
-    workflow: str
-    version: int
-    state: str
-    input: str
-    correlation_id: str | None
-    parent_run_id: str | None
-    parent_step: str | None
-    retries_used: int
-    created_at: float
-    updated_at: float
-    failure: str | None = None
-
-
-@dataclass(frozen=True)
-class EventRow:
-    """One entry of the append-only event log."""
-
-    seq: int
-    run_id: str
-    step: str | None
-    kind: str
-    attempt: int
-    worker_id: str | None
-    at: float
-    detail: Mapping[str, Any]
-
-
-# The execution option that marks a connection as a reader (see ``Store.reading``).
-READ_ONLY = "chaosflow_read_only"
-
-
-def masked_url(url: str) -> str:
-    """``url`` with its password hidden, for error messages and logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
-
-
-def _configure_sqlite(engine: Engine, *, durable: bool, lock_timeout: float) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's begin event emit BEGIN IMMEDIATE instead of pysqlite's deferred BEGIN,
-        # so two writers never deadlock upgrading a read lock (the same choice DBOS makes).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
-        cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        # A reader takes no write lock: it must never wait behind a writer, nor block one (a
-        # harness counting runs while a frozen worker holds the lock, say).
-        reading = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
-
-
-def create_store_engine(url: str, *, durable: bool = True, lock_timeout: float = 30.0) -> Engine:
-    """An engine for ``url``, set up for durability (SQLite) or for many workers (PostgreSQL).
-
-    ``durable=False`` (SQLite) commits without fsync, and ``lock_timeout=0`` makes a writer that
-    finds the database locked fail at once instead of waiting: both are for the simulation,
-    where durability is modelled rather than measured, and where a wait must be a retry on the
-    virtual clock (a blocked thread would stop the whole simulated world).
-    """
-    try:
-        parsed = make_url(url)
-    except ArgumentError as error:
-        raise StoreError(
-            f"Store URL {url!r} is not a database URL ({error}). Use e.g. "
-            "'sqlite:///chaosflow.db' or 'postgresql+psycopg://user@host:5432/db'."
-        ) from None
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        in_memory = parsed.database in (None, "", ":memory:")
-        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
-        if in_memory:
-            # One shared connection, or every thread would see its own empty database.
-            kwargs["poolclass"] = StaticPool
-        elif lock_timeout == 0:
-            # Cooperative tasks cannot wait for a pooled connection either.
-            kwargs["max_overflow"] = -1
-        engine = create_engine(url, **kwargs)
-        _configure_sqlite(engine, durable=durable, lock_timeout=lock_timeout)
-        return engine
-    if backend == "postgresql":
-        if parsed.get_driver_name() != "psycopg":
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        # No pre-ping: a lost connection surfaces as an OperationalError that the worker retries.
-        return create_engine(parsed, pool_pre_ping=False, pool_size=5, max_overflow=5)
-    raise StoreError(
-        f"Store URL {masked_url(url)!r} uses backend {backend!r}; chaosflow supports 'sqlite' and "
-        "'postgresql'."
-    )
-
-
 class Store:
     """The orchestrator's durable state behind one engine."""
 
-    def __init__(self, url: str, *, durable: bool = True, lock_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        durable: bool = True,
+        lock_timeout: float = 30.0,
+        group_commit: bool = False,
+    ) -> None:
+        """Open the store at ``url``. With ``group_commit``, the transactions of this process's
+        threads share commits (see ``_group_commit``): for many workers in one process."""
         self.url = url
         self.engine = create_store_engine(url, durable=durable, lock_timeout=lock_timeout)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._driver = DriverStatements(self.engine.dialect)
         self._commit_listeners: list[Callable[[], None]] = []
+        self.group: GroupCommitter | None = None
+        if group_commit:
+            self.group = GroupCommitter(self.engine, self._transaction_on)
 
     def on_work(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after each commit that may have made a step claimable.
@@ -247,12 +151,23 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
         """One durable transaction: commits when the block ends, rolls back when it raises."""
+        if self.group is not None:
+            with self.group.transaction(self._woken) as tx:
+                yield tx
+            return
         with self.engine.begin() as conn:
-            tx = StoreTransaction(conn, self.is_sqlite)
+            tx = StoreTransaction(conn, self.is_sqlite, self._driver)
             yield tx
+            tx.flush_events()
         if tx.wakes:
-            for listener in self._commit_listeners:
-                listener()
+            self._woken()
+
+    def _transaction_on(self, conn: Connection) -> StoreTransaction:
+        return StoreTransaction(conn, self.is_sqlite, self._driver)
+
+    def _woken(self) -> None:
+        for listener in self._commit_listeners:
+            listener()
 
     def next_due(self, workflows: list[str]) -> float | None:
         """The earliest time a step of ``workflows`` becomes claimable that is not claimable by
@@ -271,6 +186,8 @@ class Store:
 
     def dispose(self) -> None:
         """Close every pooled connection."""
+        if self.group is not None:
+            self.group.dispose()
         self.engine.dispose()
 
     def clear_work_listeners(self) -> None:
@@ -315,14 +232,22 @@ class Store:
         return [EventRow(**{**row._mapping, "detail": json.loads(row.detail)}) for row in rows]
 
 
+# Only a step that became claimable is worth waking an idle worker for.
+_CLAIMABLE = frozenset(str(s) for s in CLAIMABLE)
+
+
 class StoreTransaction:
     """The statements the engine runs inside one transaction."""
 
-    def __init__(self, conn: Connection, is_sqlite: bool) -> None:
+    def __init__(
+        self, conn: Connection, is_sqlite: bool, driver: DriverStatements | None = None
+    ) -> None:
         self.conn = conn
+        self._sql = (driver or DriverStatements(conn.dialect)).execute
         self._is_sqlite = is_sqlite
         # Whether this transaction wrote something that may make a step claimable.
         self.wakes = False
+        self._events: list[tuple[Any, ...]] = []
 
     def insert_run(self, row: Mapping[str, Any], step_states: Mapping[str, StepState]) -> bool:
         """Insert a run and its steps; False when the run id exists already (idempotent submit)."""
@@ -353,7 +278,7 @@ class StoreTransaction:
 
     def run(self, run_id: str) -> RunRow | None:
         """The run's row inside this transaction."""
-        row = self.conn.execute(RUN_BY_ID, {"b_run": run_id}).one_or_none()
+        row = self._sql(self.conn, RUN_BY_ID, {"b_run": run_id}).one_or_none()
         return RunRow(**row._mapping) if row else None
 
     def lock_run(self, run_id: str) -> None:
@@ -365,17 +290,17 @@ class StoreTransaction:
         write transactions (BEGIN IMMEDIATE) are serial already.
         """
         if not self._is_sqlite:
-            self.conn.execute(LOCK_RUN, {"b_run": run_id})
+            self._sql(self.conn, LOCK_RUN, {"b_run": run_id})
 
     def steps(self, run_id: str) -> dict[str, StepRow]:
         """The run's steps inside this transaction."""
-        rows = self.conn.execute(STEPS_OF_RUN, {"b_run": run_id}).all()
-        return {
-            row.step: StepRow(
-                row.run_id, row.step, StepState(row.state), row.attempt, row.lease_token, row.output
-            )
-            for row in rows
-        }
+        return _step_rows(self._sql(self.conn, STEPS_OF_RUN, {"b_run": run_id}).all())
+
+    def steps_and_run_state(self, run_id: str) -> tuple[dict[str, StepRow], str]:
+        """The run's steps and the run's state, in one read (what recording an outcome needs)."""
+        rows = self._sql(self.conn, STEPS_WITH_RUN_STATE, {"b_run": run_id}).all()
+        assert rows, f"run {run_id!r} has no steps"  # a run is inserted with all its steps
+        return _step_rows(rows), rows[0].run_state
 
     def claim_candidates(
         self, now: float, limit: int, workflows: list[str]
@@ -396,8 +321,12 @@ class StoreTransaction:
         worker_id: str,
         expires_at: float,
         now: float,
+        *,
+        due: bool = False,
     ) -> tuple[str, int] | None:
-        """Move a candidate to its leased state; returns (token, attempt) or None if it moved."""
+        """Move a candidate to its leased state; returns (token, attempt) or None if it moved.
+
+        With ``due``, only if its ``not_before`` has come (a chained claim has not read it)."""
         token = str(uuid.uuid4())
         params = {
             "b_run": run_id,
@@ -411,14 +340,17 @@ class StoreTransaction:
         }
         if old_token is not None:
             params["b_token"] = old_token
-        result = self.conn.execute(take_lease(held=old_token is not None), params).one_or_none()
+        if due:
+            params["b_now"] = now
+        statement = take_lease(held=old_token is not None, due=due)
+        result = self._sql(self.conn, statement, params).one_or_none()
         return (token, int(result.attempt)) if result else None
 
     def finish_leased(
         self, run_id: str, step: str, token: str, new_state: str, now: float, **values: Any
     ) -> bool:
         """Release a lease with a new state, fenced: False when the lease was taken over."""
-        self.wakes = True
+        self.wakes |= new_state in _CLAIMABLE
         params = {
             "b_run": run_id,
             "b_step": step,
@@ -430,18 +362,18 @@ class StoreTransaction:
             "updated_at": now,
             **values,
         }
-        return self.conn.execute(FINISH_LEASED, params).rowcount == 1
+        return self._sql(self.conn, FINISH_LEASED, params).rowcount == 1
 
     def extend_lease(self, run_id: str, step: str, token: str, expires_at: float) -> bool:
         """Push a held lease's expiry out (a heartbeat); False when the lease was taken over."""
         params = {"b_run": run_id, "b_step": step, "b_token": token, "lease_expires_at": expires_at}
-        return self.conn.execute(EXTEND_LEASE, params).rowcount == 1
+        return self._sql(self.conn, EXTEND_LEASE, params).rowcount == 1
 
     def set_step_state(self, run_id: str, step: str, state: str, now: float, **values: Any) -> None:
         """Move a step that no lease holds (readiness, skips, scheduling of compensations)."""
-        self.wakes = True
+        self.wakes |= state in _CLAIMABLE
         params = {"b_run": run_id, "b_step": step, "state": state, "updated_at": now, **values}
-        self.conn.execute(SET_STEP, params)
+        self._sql(self.conn, SET_STEP, params)
 
     def step_errors(self, run_id: str, step: str) -> tuple[str | None, str | None]:
         """A step's stored last errors (action, compensation), as JSON text."""
@@ -496,7 +428,7 @@ class StoreTransaction:
 
     def set_run_state(self, run_id: str, state: str, now: float) -> None:
         """Move a run to ``state``."""
-        self.conn.execute(SET_RUN, {"b_run": run_id, "state": state, "updated_at": now})
+        self._sql(self.conn, SET_RUN, {"b_run": run_id, "state": state, "updated_at": now})
 
     def append_event(
         self,
@@ -509,16 +441,27 @@ class StoreTransaction:
         worker_id: str | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> None:
-        """Append one entry to the event log."""
-        self.conn.execute(
-            INSERT_EVENT,
-            {
-                "run_id": run_id,
-                "step": step,
-                "kind": kind,
-                "attempt": attempt,
-                "worker_id": worker_id,
-                "at": at,
-                "detail": json.dumps(dict(detail or {}), sort_keys=True),
-            },
+        """Append one entry to the event log (written, in order, before the commit)."""
+        detail_text = json.dumps(dict(detail or {}), sort_keys=True)
+        self._events.append((run_id, step, kind, attempt, worker_id, at, detail_text))
+
+    def flush_events(self) -> None:
+        """Write the appended entries: one INSERT of many rows (a round trip per step saved)."""
+        pending, self._events = self._events, []
+        for start in range(0, len(pending), EVENT_BATCH):
+            chunk = pending[start : start + EVENT_BATCH]
+            params = {
+                f"{name}_{i}": v
+                for i, row in enumerate(chunk)
+                for name, v in zip(EVENT_COLUMNS, row, strict=True)
+            }
+            self._sql(self.conn, insert_events(len(chunk)), params)
+
+
+def _step_rows(rows: Any) -> dict[str, StepRow]:
+    return {
+        row.step: StepRow(
+            row.run_id, row.step, StepState(row.state), row.attempt, row.lease_token, row.output
         )
+        for row in rows
+    }

@@ -7,55 +7,29 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from ._breaker import admit, record
+from ._breaker import admit
+from ._claims import Claim, claim_from_queue, idempotency_key
 from ._clock import Clock, SystemClock
-from ._definition import RetryPolicy, Step, StepContext, Workflow
-from ._engine import (
-    Plan,
-    after_compensation_settled,
-    after_step_completed,
-    after_step_failed,
-    on_compensate_completed,
-)
-from ._errors import (
-    BusinessError,
-    ContractViolation,
-    SerializationError,
-    StepTimeout,
-    StoreError,
-)
-from ._failures import (
-    StepError,
-    decode_error,
-    encode_error,
-    failure_is_definite,
-    failure_record,
-    parent_rollback_record,
-    refused,
-    step_error,
-)
-from ._hooks import HookEvent, HookPoint, Hooks, trace_id_for
+from ._definition import Step, StepContext, Workflow
+from ._engine import on_compensate_completed
+from ._errors import ContractViolation, SerializationError, StepTimeout, StoreError
+from ._failures import parent_rollback_record
+from ._hooks import HookEvent, HookPoint, Hooks
+from ._recording import FAILURE_LOGGER, Recorder
 from ._registry import WorkflowRegistry
-from ._retry import db_retry
 from ._runs import child_run_id, create_run, write_plan
 from ._runtime import Doorbell, Runtime, ThreadRuntime
-from ._statements import LEASED
-from ._states import (
-    RunState,
-    StepState,
-    next_step_state,
-)
-from ._store import Store, StoreTransaction
+from ._states import RunState, StepState, next_step_state
+from ._store import Store
+
+__all__ = ["FAILURE_LOGGER", "Claim", "Worker", "idempotency_key"]
 
 log = logging.getLogger("chaosflow.orchestrator")
-FAILURE_LOGGER = "chaosflow.failures"
-failure_log = logging.getLogger(FAILURE_LOGGER)
 
 # The shortest idle wait: a due time that has just passed is claimable in the next round.
 _MIN_IDLE_WAIT = 0.001
@@ -65,28 +39,7 @@ _EPSILON = 1e-9
 _STORE_BACKOFF = 0.05
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A step this worker holds under a lease, with what its action needs to run."""
-
-    run_id: str
-    workflow: Workflow
-    step: str
-    purpose: str  # "action" or "compensation"
-    attempt: int
-    token: str
-    reclaimed: bool
-    input: Mapping[str, Any]
-    results: Mapping[str, Any]
-    correlation_id: str | None
-
-
-def idempotency_key(run_id: str, step: str, purpose: str) -> str:
-    """The key a service sees for one logical effect: the same on every attempt and recovery."""
-    return f"{run_id}:{step}" if purpose == "action" else f"{run_id}:{step}:{purpose}"
-
-
-class Worker:
+class Worker(Recorder):
     """Claims and runs steps of the registered workflows, one at a time per ``tick``."""
 
     def __init__(
@@ -142,6 +95,9 @@ class Worker:
         """
         deadline = self.clock.now() + max_seconds
         handled, backoff = 0, _STORE_BACKOFF
+        # Inside the loop a worker keeps the runs it has (one commit per step); a lone ``tick``
+        # leaves the next step in the queue.
+        self._keep_runs = True
         while self.clock.now() < deadline:
             if stop_event is not None and stop_event.is_set():
                 break
@@ -162,7 +118,31 @@ class Worker:
                 self.clock.sleep(idle)
             else:
                 self.doorbell.wait(idle)
+        # Not in a ``finally``: a crash must leave its leases behind, as a killed process does.
+        self._keep_runs = False
+        self._release_chained()
         return handled
+
+    def _release_chained(self) -> None:
+        """Hand back a step leased for the next round that this loop will not run: to the
+        queue, its attempt unspent, fenced like every lease-ending write."""
+        claim, self._chained = self._chained, None
+        if claim is None:
+            return
+        current = StepState.COMPENSATING if claim.purpose == "compensation" else StepState.RUNNING
+        try:
+            with self.store.transaction() as tx:
+                self._end_lease(
+                    tx,
+                    claim,
+                    next_step_state(current, "defer"),
+                    self.clock.now(),
+                    "step_deferred",
+                    {"reason": "the worker stopped before running it"},
+                    attempt=claim.attempt - 1,
+                )
+        except (OperationalError, StoreError) as error:  # the lease then simply expires
+            log.warning("could not hand back %s/%s: %s", claim.run_id, claim.step, error)
 
     def _idle_wait(self, deadline: float) -> float:
         """How long to wait before the next claim: the poll interval, or with a doorbell, until
@@ -176,8 +156,14 @@ class Worker:
         return wait
 
     def tick(self) -> bool:
-        """Claim one step and run it to a recorded outcome; False when nothing was claimable."""
-        claim = self._claim()
+        """Claim one step and run it to a recorded outcome; False when nothing was claimable.
+
+        A step the last outcome's transaction leased already (the worker kept its run) is run
+        first, without a claim of its own.
+        """
+        claim, self._chained = self._chained, None
+        if claim is None:
+            claim = self._claim()
         if claim is None:
             return False
         self._execute(claim)
@@ -187,56 +173,10 @@ class Worker:
 
     def _claim(self) -> Claim | None:
         now = self.clock.now()
-        names = self.registry.names()
-        if not names:
+        if not self.registry.names():
             return None
         with self.store.transaction() as tx:
-            for run_id, step, state, token in tx.claim_candidates(now, 16, names):
-                reclaimed = state in {str(s) for s in LEASED}
-                new_state = next_step_state(state, "reclaim" if reclaimed else "claim")
-                taken = tx.take_lease(
-                    run_id,
-                    step,
-                    state,
-                    token,
-                    str(new_state),
-                    self.worker_id,
-                    now + self.lease_seconds,
-                    now,
-                )
-                if taken is None:
-                    continue
-                run = tx.run(run_id)
-                assert run is not None  # a step row never outlives its run
-                workflow = self.registry.get(run.workflow, run.version)
-                purpose = "compensation" if new_state == StepState.COMPENSATING else "action"
-                results = {
-                    name: json.loads(row.output)
-                    for name, row in tx.steps(run_id).items()
-                    if row.output is not None
-                }
-                tx.append_event(
-                    run_id,
-                    "step_claimed" if purpose == "action" else "compensation_claimed",
-                    now,
-                    step=step,
-                    attempt=taken[1],
-                    worker_id=self.worker_id,
-                    detail={"reclaimed": reclaimed, "lease_expires_at": now + self.lease_seconds},
-                )
-                return Claim(
-                    run_id,
-                    workflow,
-                    step,
-                    purpose,
-                    taken[1],
-                    taken[0],
-                    reclaimed,
-                    json.loads(run.input),
-                    results,
-                    run.correlation_id,
-                )
-        return None
+            return claim_from_queue(tx, self.registry, self.worker_id, now, self.lease_seconds)
 
     # -- running ----------------------------------------------------------------------------
 
@@ -385,16 +325,6 @@ class Worker:
             )
         return False
 
-    def _breaker_outcome(
-        self, tx: StoreTransaction, claim: Claim, now: float, *, success: bool
-    ) -> None:
-        breaker = claim.workflow.steps[claim.step].breaker
-        if breaker is None or claim.purpose != "action":
-            return
-        moved = record(tx, breaker, now, success=success)
-        if moved:
-            self._log(tx, claim, moved, now, {"resource": breaker.resource})
-
     def _run_action(
         self, claim: Claim, context: StepContext, timeout: float | None, call: Callable[[], Any]
     ) -> Any:
@@ -451,214 +381,6 @@ class Worker:
         except Exception as error:  # a lost heartbeat only risks the lease, retried next beat
             log.warning("heartbeat for %s/%s failed: %s", claim.run_id, claim.step, error)
             return True
-
-    @db_retry()
-    def _record_success(self, claim: Claim, encoded: str | None) -> bool:
-        now = self.clock.now()
-        compensating = claim.purpose == "compensation"
-        current = StepState.COMPENSATING if compensating else StepState.RUNNING
-        new_state = next_step_state(current, "succeed")
-        with self.store.transaction() as tx:
-            tx.lock_run(claim.run_id)
-            # The last error describes why a step is where it is: a success clears it.
-            values: dict[str, Any] = (
-                {"compensation_error": None} if compensating else {"output": encoded, "error": None}
-            )
-            event = "step_compensated" if compensating else "step_completed"
-            if not self._end_lease(tx, claim, new_state, now, event, **values):
-                return False
-            self._breaker_outcome(tx, claim, now, success=True)
-            states, run_state = self._states(tx, claim.run_id)
-            if compensating:
-                plan = after_compensation_settled(claim.workflow, states, claim.step)
-            else:
-                results = {**claim.results, claim.step: json.loads(encoded or "null")}
-                data = {"input": claim.input, "results": results}
-                plan = after_step_completed(claim.workflow, run_state, states, claim.step, data)
-            return self._apply(tx, claim, plan, run_state, now)
-
-    @db_retry()
-    def _record_failure(self, claim: Claim, error: Exception) -> None:
-        now = self.clock.now()
-        compensating = claim.purpose == "compensation"
-        step = claim.workflow.steps[claim.step]
-        policy: RetryPolicy = step.compensation_retry if compensating else step.retry
-        current = StepState.COMPENSATING if compensating else StepState.RUNNING
-        retry = (
-            policy.retryable(error)
-            and not isinstance(error, (SerializationError, ContractViolation))
-            and not (isinstance(error, BusinessError) and not error.retryable)
-            and claim.attempt < policy.max_attempts
-        )
-        column = "compensation_error" if compensating else "error"
-        with self.store.transaction() as tx:
-            tx.lock_run(claim.run_id)
-            stored_action, _ = tx.step_errors(claim.run_id, claim.step)
-            record = _classify(claim, step, error, stored_action)
-            detail = _failure_detail(record)
-            if isinstance(error, ContractViolation):
-                detail["anomaly"] = "contract_violation"
-            self._breaker_outcome(tx, claim, now, success=False)
-            if retry and not compensating and self._rolling_back(tx, claim.run_id):
-                # The run is being undone: a forward step that failed is not tried again (a
-                # retry would make it ready behind the rollback's back), it is compensated.
-                retry = False
-                detail["error"] += " (not retried: the run is rolling back)"
-            if retry and not tx.spend_retry(claim.run_id, claim.workflow.retry_budget):
-                retry = False
-                detail["error"] += (
-                    f" (retry budget of {claim.workflow.retry_budget} for the run is spent)"
-                )
-            if retry:
-                delay = policy.delay(claim.attempt, self._rng)
-                if self._end_lease(
-                    tx,
-                    claim,
-                    next_step_state(current, "retry"),
-                    now,
-                    "compensation_retry_scheduled" if compensating else "step_retry_scheduled",
-                    {**detail, "delay": delay},
-                    not_before=now + delay,
-                    **{column: encode_error(record)},
-                ):
-                    self._log_failure(
-                        claim,
-                        "compensation_retry_scheduled" if compensating else "step_retry_scheduled",
-                        record,
-                    )
-                return
-            event = "compensation_failed" if compensating else "step_failed"
-            new_state = next_step_state(current, "fail")
-            if not self._end_lease(
-                tx, claim, new_state, now, event, detail, **{column: encode_error(record)}
-            ):
-                return
-            if compensating:
-                # Never silently: a compensation that failed for good needs a human.
-                self._log(tx, claim, "escalation", now, detail)
-            states, run_state = self._states(tx, claim.run_id)
-            if compensating:
-                plan = after_compensation_settled(claim.workflow, states, claim.step)
-            else:
-                if run_state == RunState.RUNNING:
-                    tx.set_run_failure(claim.run_id, failure_record(claim.step, record))
-                plan = after_step_failed(
-                    claim.workflow, run_state, states, claim.step, definite=record.definite
-                )
-            finished = self._apply(tx, claim, plan, run_state, now)
-        self._log_failure(claim, "compensation_failed" if compensating else "step_failed", record)
-        if finished:
-            self._fire(HookPoint.RUN_FINISHED, claim)
-
-    def _rolling_back(self, tx: StoreTransaction, run_id: str) -> bool:
-        run = tx.run(run_id)
-        return run is not None and RunState(run.state) != RunState.RUNNING
-
-    def _log_failure(self, claim: Claim, kind: str, record: StepError) -> None:
-        """One JSON line per recorded failure (``kind`` as in the event log), for operators."""
-        level = logging.INFO if kind.endswith("_retry_scheduled") else logging.WARNING
-        if failure_log.isEnabledFor(level):
-            line = {
-                "event": kind,
-                "run_id": claim.run_id,
-                "workflow": claim.workflow.name,
-                "step": claim.step,
-                "worker_id": self.worker_id,
-                "correlation_id": claim.correlation_id,
-                "trace_id": trace_id_for(claim.run_id),
-                **record.to_dict(),
-            }
-            failure_log.log(level, json.dumps(line, sort_keys=True))
-
-    def _states(self, tx: StoreTransaction, run_id: str) -> tuple[dict[str, StepState], RunState]:
-        run = tx.run(run_id)
-        assert run is not None
-        return {name: row.state for name, row in tx.steps(run_id).items()}, RunState(run.state)
-
-    def _apply(
-        self, tx: StoreTransaction, claim: Claim, plan: Plan, run_state: RunState, now: float
-    ) -> bool:
-        return write_plan(tx, self.registry, claim.run_id, plan, run_state, now, self.worker_id)
-
-    def _end_lease(
-        self,
-        tx: StoreTransaction,
-        claim: Claim,
-        new_state: StepState,
-        now: float,
-        event: str,
-        detail: Mapping[str, Any] | None = None,
-        **values: Any,
-    ) -> bool:
-        """End the claim's lease in ``new_state`` and log ``event``; False if it was taken over.
-
-        Fenced on the lease token: a worker whose lease expired writes nothing but the fact.
-        """
-        if not tx.finish_leased(
-            claim.run_id, claim.step, claim.token, str(new_state), now, **values
-        ):
-            self._lost_lease(tx, claim, now)
-            return False
-        self._log(tx, claim, event, now, detail)
-        return True
-
-    def _log(
-        self,
-        tx: StoreTransaction,
-        claim: Claim,
-        kind: str,
-        now: float,
-        detail: Mapping[str, Any] | None = None,
-    ) -> None:
-        tx.append_event(
-            claim.run_id,
-            kind,
-            now,
-            step=claim.step,
-            attempt=claim.attempt,
-            worker_id=self.worker_id,
-            detail=detail,
-        )
-
-    def _lost_lease(self, tx: StoreTransaction, claim: Claim, now: float) -> None:
-        # Another worker took the step over after our lease expired: its record wins, ours is
-        # dropped, and the log says so.
-        tx.append_event(
-            claim.run_id,
-            "late_write_rejected",
-            now,
-            step=claim.step,
-            attempt=claim.attempt,
-            worker_id=self.worker_id,
-        )
-
-
-def _classify(claim: Claim, step: Step, error: Exception, stored_action: str | None) -> StepError:
-    """The record of a failed attempt, with whether the step's failure is definite so far."""
-    if claim.purpose == "compensation":
-        # A compensation is retried and escalated the same either way; the record still says
-        # whether the service refused the undo, which is what the person who must look needs.
-        definite = refused(error, ())
-    else:
-        definite = failure_is_definite(
-            error,
-            step.definite_errors,  # type: ignore[arg-type]  # types once defined
-            previous=decode_error(stored_action),
-            reclaimed=claim.reclaimed,
-        )
-    return step_error(error, attempt=claim.attempt, definite=definite, purpose=claim.purpose)
-
-
-def _failure_detail(record: StepError) -> dict[str, Any]:
-    """A failure event's detail: a line for people, and the record's fields for tools."""
-    return {
-        "error": f"{record.type}: {record.message}",
-        "type": record.type,
-        "message": record.message,
-        "code": record.code,
-        "attempt": record.attempt,
-        "definite": record.definite,
-    }
 
 
 def _encode_output(claim: Claim, output: Any) -> str:
