@@ -1,5 +1,8 @@
 """Simulation scenarios per minute: every crash-point case of a ten-step saga, in process.
 
+The saga's last step refuses, so the run rolls back through nine compensations: its 78 crash
+points cover the steps and the compensations (the simulation issue measured this case).
+
 The deterministic simulation (virtual time, seeded scheduler) judges one scenario per case; its
 rate bounds how many cases an exploration or a search can try. ``python -m bench._simulation
 SPEC`` runs the first ``runs`` cases (all of them when ``runs`` is 0) and prints cases/min.
@@ -41,12 +44,13 @@ def _step(n: int) -> Step:
 
 
 def saga_scenario() -> Scenario:
-    """The ten-step saga, judged for duplicates, missing compensations and stuck runs."""
+    """The ten-step saga whose last step refuses, judged for duplicates, missing compensations
+    and stuck runs."""
     workflow = Workflow("saga10", [_step(n) for n in range(STEPS)])
     return Scenario(
         "saga10",
         workflow,
-        [{}],
+        [{"fail": True}],
         invariants=("duplicate_effect", "missing_compensation", "stuck_workflow"),
     )
 
