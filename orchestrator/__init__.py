@@ -24,15 +24,18 @@ from ._errors import (
     UnknownRun,
 )
 from ._failures import RunFailure, StepError
+from ._fallbacks import FALLBACK_CAUSES, Fallback
 from ._hooks import Hook, HookEvent, HookPoint, Hooks, Interceptor, trace_id_for
 from ._http import HTTP_LOGGER, MAX_BODY_BYTES, create_app
 from ._observe import EVENT_LOGGER, JsonEventLog, OpenTelemetryEvents, event_record
 from ._orchestrator import STORE_WAIT_SECONDS, Orchestrator, input_digest, store_wait_delays
+from ._rate_limits import RateLimit
 from ._registry import WorkflowFactory, WorkflowRegistry, import_workflow, workflow_factory
 from ._replay import rebuild_from_events
 from ._routing import AllOf, AnyOf, Condition, Not, When, condition_from_dict
 from ._runtime import Doorbell, Runtime, Task, ThreadDoorbell, ThreadRuntime
 from ._serve import serve_http
+from ._stall import STALL_POLICIES, Stall
 from ._states import (
     RUN_TRANSITIONS,
     STEP_TRANSITIONS,
@@ -84,6 +87,8 @@ __all__ = [
     "EVENT_LOGGER",
     "EventRow",
     "FAILURE_LOGGER",
+    "FALLBACK_CAUSES",
+    "Fallback",
     "HTTP_LOGGER",
     "Hook",
     "HookEvent",
@@ -99,6 +104,7 @@ __all__ = [
     "Orchestrator",
     "OrchestratorError",
     "RUN_TRANSITIONS",
+    "RateLimit",
     "RegistryError",
     "RetryPolicy",
     "RunConflict",
@@ -108,9 +114,11 @@ __all__ = [
     "RunStatus",
     "RunSummary",
     "Runtime",
+    "STALL_POLICIES",
     "STEP_TRANSITIONS",
     "STORE_WAIT_SECONDS",
     "SerializationError",
+    "Stall",
     "Step",
     "StepContext",
     "StepError",

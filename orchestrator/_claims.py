@@ -19,6 +19,7 @@ from typing import Any
 
 from ._definition import Workflow
 from ._engine import Plan
+from ._priorities import rotation
 from ._registry import WorkflowRegistry
 from ._statements import CLAIMABLE, LEASED
 from ._states import StepState, next_step_state
@@ -77,12 +78,29 @@ def claim_from_queue(
     worker_id: str,
     now: float,
     lease_seconds: float,
+    last_served: str | None = None,
 ) -> Claim | None:
-    """Lease the earliest claimable step of the registered workflows: a ready one or an
-    expired lease (a reclaim); None when there is none."""
+    """Lease a claimable step of the registered workflows (a ready one or an expired lease, a
+    reclaim): from the first workflow after ``last_served`` that has one, its highest priority
+    and earliest due first (the rule in ``_priorities``); None when there is none."""
     names = registry.names()
     if not names:
         return None
+    for workflow_name in rotation(names, last_served):
+        claim = _claim_of(tx, registry, [workflow_name], worker_id, now, lease_seconds)
+        if claim is not None:
+            return claim
+    return None
+
+
+def _claim_of(
+    tx: StoreTransaction,
+    registry: WorkflowRegistry,
+    names: list[str],
+    worker_id: str,
+    now: float,
+    lease_seconds: float,
+) -> Claim | None:
     for run_id, step, state, token in tx.claim_candidates(now, 16, names):
         reclaimed = state in _LEASED_NAMES
         new_state = next_step_state(state, "reclaim" if reclaimed else "claim")

@@ -14,7 +14,11 @@ from ._breaker import CircuitBreaker
 from ._clock import Clock
 from ._errors import ContractViolation, DefinitionError, SerializationError, StepTimeout
 from ._failures import qualified_name, resolve_error_type
+from ._fallbacks import Fallback, standby_steps
+from ._priorities import check_priority
+from ._rate_limits import RateLimit
 from ._routing import Condition
+from ._stall import Stall
 
 NAME_LENGTH = 128  # what the store's name columns hold (cf_runs.workflow, cf_steps.step)
 
@@ -110,6 +114,15 @@ class Step:
     # Exception types (or their 'module.Name') that mean the service refused, so the action
     # applied nothing: a step failing with one is not compensated. BusinessError always is.
     definite_errors: tuple[type[BaseException] | str, ...] = ()
+    # The step to run in this one's place when it fails for good as declared (a second carrier
+    # when the first is down); see ``_fallbacks``.
+    fallback: Fallback | None = None
+    # A token from this shared limit's bucket before each call of the action; see
+    # ``_rate_limits``.
+    rate_limit: RateLimit | None = None
+    # A deadline for the child run of a sub-workflow step, and what to do when it passes; see
+    # ``_stall``.
+    stall: Stall | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -140,6 +153,23 @@ class Step:
             raise DefinitionError(
                 f"Step {self.name!r}: timeout={self.timeout!r} must be a positive number of "
                 "seconds, or None for no timeout."
+            )
+        if self.fallback is not None and not isinstance(self.fallback, Fallback):
+            raise DefinitionError(
+                f"Step {self.name!r}: fallback={self.fallback!r} is not a Fallback; write "
+                "fallback=Fallback('other_step', on=('definite', 'timeout'))."
+            )
+        if self.rate_limit is not None and not isinstance(self.rate_limit, RateLimit):
+            raise DefinitionError(
+                f"Step {self.name!r}: rate_limit={self.rate_limit!r} is not a RateLimit; write "
+                "rate_limit=RateLimit('payment-api', rate=10, burst=2)."
+            )
+        if self.stall is not None and (
+            not isinstance(self.stall, Stall) or self.subworkflow is None
+        ):
+            raise DefinitionError(
+                f"Step {self.name!r}: stall={self.stall!r} needs a Stall on a sub-workflow step "
+                "(a deadline for its child run); an action step has timeout=... instead."
             )
         if isinstance(self.after, str):
             # A lone string would be read as a tuple of characters.
@@ -191,9 +221,20 @@ class Workflow:
         *,
         version: int = 1,
         retry_budget: int | None = None,
+        priority: int = 0,
+        stall: Stall | None = None,
     ) -> None:
         self.name = name
         self.version = version
+        # The priority of its runs unless a submit says otherwise (see ``_priorities``).
+        self.priority = check_priority(priority, f"Workflow {name!r} v{version}")
+        if stall is not None and not isinstance(stall, Stall):
+            raise DefinitionError(
+                f"Workflow {name!r} v{version}: stall={stall!r} is not a Stall; write "
+                "stall=Stall(after=600, policy='cancel')."
+            )
+        # A deadline for each of its runs (a child run: its step's, if the step declares one).
+        self.stall = stall
         if not isinstance(name, str) or not name or len(name) > NAME_LENGTH or "\x00" in name:
             raise DefinitionError(
                 f"Workflow name={name!r} must be 1 to {NAME_LENGTH} characters without NUL "
@@ -227,6 +268,14 @@ class Workflow:
                         "after=[...]."
                     )
                 self.graph.add_edge(dependency, step.name)
+        # Fallback steps on standby, each with its primary. In the graph a fallback comes after
+        # its primary and before the primary's dependents, so those wait for whichever ran and
+        # a rollback undoes them before either.
+        self.standby: dict[str, str] = standby_steps(name, version, self.steps)
+        for alternative, primary in self.standby.items():
+            self.graph.add_edge(primary, alternative)
+            for dependent in [s for s in self.steps.values() if primary in s.after]:
+                self.graph.add_edge(alternative, dependent.name)
         try:
             cycle = nx.find_cycle(self.graph)
         except nx.NetworkXNoCycle:
@@ -294,6 +343,9 @@ class Workflow:
             f"{step.when.to_dict() if step.when else ''}"
             f"{'/' + step.subworkflow.fingerprint() if step.subworkflow else ''}"
             f"{'!' + ','.join(step.definite_error_names) if step.definite_errors else ''}"
+            f"{'~' + step.fallback.step + ','.join(step.fallback.on) if step.fallback else ''}"
+            f"{'$' + repr(sorted(step.rate_limit.to_dict().items())) if step.rate_limit else ''}"
+            f"{'@' + repr(sorted(step.stall.to_dict().items())) if step.stall else ''}"
             for name, step in sorted(self.steps.items())
         ]
         return ";".join(parts)

@@ -37,6 +37,8 @@ class Plan:
 
     step_moves: list[tuple[str, str, StepState]] = field(default_factory=list)
     run_events: list[str] = field(default_factory=list)
+    # The detail of a step's move event, for the moves that carry one (a fallback's cause).
+    notes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _move(plan: Plan, states: dict[str, StepState], step: str, event: str) -> None:
@@ -54,6 +56,9 @@ def _may_have_applied(workflow: Workflow, name: str, state: StepState, definite:
     if state == S.FAILED:
         # A definite failure applied nothing; a failed child run undid itself.
         return not definite and step.compensation is not None and step.subworkflow is None
+    if state == S.REPLACED_INDETERMINATE:
+        # Replaced by its fallback while its own outcome was unknown: its effect may stand.
+        return step.compensation is not None and step.subworkflow is None
     return False
 
 
@@ -92,7 +97,8 @@ def _finish_rollback(states: Mapping[str, StepState], plan: Plan) -> None:
     plan.run_events.append("compensation_failed" if failed else "all_compensated")
 
 
-_SETTLED_FORWARD = frozenset({S.COMPLETED, S.SKIPPED})
+# A replaced primary is settled: its dependents also wait for its fallback (a graph edge).
+_SETTLED_FORWARD = frozenset({S.COMPLETED, S.SKIPPED, S.REPLACED, S.REPLACED_INDETERMINATE})
 
 
 def _advance(
@@ -104,6 +110,13 @@ def _advance(
     """
     for name in workflow.order:
         if states[name] != S.PENDING:
+            continue
+        primary = workflow.standby.get(name)
+        if primary is not None:
+            # A fallback on standby is made ready only by its primary's failure (see
+            # ``after_step_replaced``); once the primary has no need of it, it is not taken.
+            if states[primary] in (S.COMPLETED, S.SKIPPED):
+                _move(plan, states, name, "branch_not_taken")
             continue
         dependencies = workflow.dependencies(name)
         if not all(states[d] in _SETTLED_FORWARD for d in dependencies):
@@ -171,6 +184,22 @@ def after_step_failed(
     _release_compensations(workflow, current, plan)
     # A rollback with nothing to undo ends at once.
     _finish_rollback(current, plan)
+    return plan
+
+
+def after_step_replaced(
+    workflow: Workflow, states: Mapping[str, StepState], step: str, *, definite: bool, cause: str
+) -> Plan:
+    """The plan after ``step`` failed for good in a running run and its fallback is taken
+    (its state is already FAILED in ``states``): the step is replaced, the fallback made ready."""
+    fallback = workflow.steps[step].fallback
+    assert fallback is not None  # the caller asked ``takes_fallback`` first
+    current = dict(states)
+    plan = Plan()
+    _move(plan, current, step, "replace" if definite else "replace_indeterminate")
+    _move(plan, current, fallback.step, "take_fallback")
+    plan.notes[step] = {"fallback": fallback.step, "cause": cause}
+    plan.notes[fallback.step] = {"primary": step, "cause": cause}
     return plan
 
 

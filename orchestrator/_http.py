@@ -150,6 +150,7 @@ def build_app(
                 body.input,
                 run_id=body.run_id,
                 correlation_id=body.correlation_id,
+                priority=body.priority,
             )
         except RegistryError as error:
             raise _ApiError(404, str(error)) from None

@@ -11,7 +11,14 @@ import math
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from ._schema import ID_LENGTH
 from ._states import RunState
@@ -56,6 +63,14 @@ def _storable_input(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _integral(value: Any) -> Any:
+    # JSON Schema's integer includes 145.0: a float with no fraction is that integer. Anything
+    # else goes on to the strict check (so "145" and true stay refused).
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class SubmitRequest(BaseModel):
     """The body of ``POST /runs``."""
 
@@ -65,6 +80,10 @@ class SubmitRequest(BaseModel):
     input: Annotated[dict[str, Any], AfterValidator(_storable_input)] = Field(default_factory=dict)
     run_id: Identifier | None = None
     correlation_id: OptionalText | None = None
+    # Orders the run's claims within its workflow (higher first); default the workflow's.
+    priority: Annotated[
+        Annotated[int, Field(strict=True, ge=-1000, le=1000)] | None, BeforeValidator(_integral)
+    ] = None
 
 
 class SubmitResponse(BaseModel):
@@ -111,6 +130,10 @@ class RunStatusBody(BaseModel):
     errors: dict[str, StepErrorBody]
     compensation_errors: dict[str, StepErrorBody]
     failure: RunFailureBody | None
+    priority: int = 0
+    patterns: dict[str, Any] = {}
+    deadline: float | None = None
+    stalled_at: float | None = None
 
 
 class RunSummaryBody(BaseModel):

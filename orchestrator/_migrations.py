@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, inspect, select, text, update
 
 from ._failures import StepError, cancel_record, decode_error, encode_error, failure_record
-from ._schema import MIGRATIONS, RUN_INDEXES, events, runs, steps
+from ._schema import MIGRATIONS, RUN_INDEXES, events, rate_limits, runs, steps
 
 _ACTION_FAILURES = ("step_failed", "step_retry_scheduled")
 _COMPENSATION_FAILURES = ("compensation_failed", "compensation_retry_scheduled")
@@ -115,4 +115,23 @@ def _with_attempt(error: StepError, attempt: int) -> StepError:
     return replace(error, attempt=attempt) if error.attempt == 0 else error
 
 
+def to_version_3(conn: Connection) -> None:
+    """The orchestration patterns: a token bucket table for rate limits, a run's priority
+    and its stall deadline.
+
+    Nothing stored changes meaning: a version-2 run has priority 0 and no deadline.
+    """
+    rate_limits.create(conn, checkfirst=True)
+    present = {c["name"] for c in inspect(conn).get_columns("cf_runs")}
+    for column, kind in (
+        ("priority", "INTEGER NOT NULL DEFAULT 0"),
+        ("deadline", "FLOAT"),
+        ("stall_policy", "VARCHAR(16)"),
+        ("stalled_at", "FLOAT"),
+    ):
+        if column not in present:
+            conn.execute(text(f"ALTER TABLE cf_runs ADD COLUMN {column} {kind}"))
+
+
 MIGRATIONS[2] = to_version_2
+MIGRATIONS[3] = to_version_3

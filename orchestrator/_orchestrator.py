@@ -11,15 +11,22 @@ from typing import Any
 
 from ._clock import Clock, SystemClock
 from ._definition import Workflow
-from ._errors import RunConflict, SerializationError, StoreUnavailable, UnknownRun
+from ._errors import (
+    DefinitionError,
+    RunConflict,
+    SerializationError,
+    StoreUnavailable,
+    UnknownRun,
+)
 from ._hooks import HookEvent, HookPoint, Hooks
+from ._priorities import check_priority
 from ._registry import WorkflowRegistry
 from ._retry import db_retry
 from ._runs import cancel_run, create_run
 from ._schema import ID_LENGTH
 from ._statements import unfinished_runs
 from ._states import TERMINAL_RUN_STATES, RunState
-from ._status import DEFAULT_PAGE, RunPage, RunStatus, list_runs, status_from_rows
+from ._status import DEFAULT_PAGE, RunPage, RunStatus, list_runs, status_from_rows, step_patterns
 from ._store import EventRow, Store
 from ._worker import Worker
 
@@ -121,8 +128,12 @@ class Orchestrator:
         *,
         run_id: str | None = None,
         correlation_id: str | None = None,
+        priority: int | None = None,
     ) -> str:
         """Start a run and return its id.
+
+        ``priority`` (-1000 to 1000, higher first; default the workflow's) orders its steps'
+        claims before those of other runs of its workflow (see ``docs/design.md``).
 
         Submitting a known ``run_id`` again with the same workflow and input is a no-op that
         returns it; with another input or workflow it raises :class:`RunConflict`, naming the
@@ -144,6 +155,11 @@ class Orchestrator:
                 )
         if run_id == "":
             raise ValueError("run_id='' is empty: pass an id, or None for a new one.")
+        if priority is not None:
+            try:
+                check_priority(priority, f"submit of workflow {definition.name!r}")
+            except DefinitionError as error:
+                raise ValueError(str(error)) from None
         payload = dict(input or {})
         try:
             json.dumps(payload, allow_nan=False)  # strict JSON: NaN and Infinity are not JSON
@@ -154,7 +170,7 @@ class Orchestrator:
             ) from None
         run_id = run_id or uuid.uuid4().hex
         now = self.clock.now()
-        created = self._create(definition, run_id, payload, now, correlation_id)
+        created = self._create(definition, run_id, payload, now, correlation_id, priority)
         if created:
             self.hooks.fire(
                 HookEvent(
@@ -178,11 +194,19 @@ class Orchestrator:
         payload: Mapping[str, Any],
         now: float,
         correlation_id: str | None,
+        priority: int | None = None,
     ) -> bool:
         # Idempotent on run_id, so a retry after a lost acknowledgement creates nothing twice.
         with self.store.transaction() as tx:
             created = create_run(
-                tx, self.registry, definition, run_id, payload, now, correlation_id=correlation_id
+                tx,
+                self.registry,
+                definition,
+                run_id,
+                payload,
+                now,
+                correlation_id=correlation_id,
+                priority=priority,
             )
             if not created:
                 existing = tx.run(run_id)
@@ -211,7 +235,10 @@ class Orchestrator:
                 "submit) and that you point at the same database."
             )
         return status_from_rows(
-            run, self.store.step_rows(run_id), self._routes(run.workflow, run.version)
+            run,
+            self.store.step_rows(run_id),
+            self._routes(run.workflow, run.version),
+            self._patterns(run.workflow, run.version),
         )
 
     def _routes(self, name: str, version: int) -> dict[str, Any]:
@@ -219,6 +246,11 @@ class Orchestrator:
             return {}
         workflow = self.registry.get(name, version)
         return {n: s.when.to_dict() for n, s in workflow.steps.items() if s.when is not None}
+
+    def _patterns(self, name: str, version: int) -> dict[str, Any]:
+        if (name, version) not in self.registry:
+            return {}
+        return step_patterns(self.registry.get(name, version))
 
     def cancel(self, run_id: str, *, reason: str = "") -> RunStatus:
         """Cancel a running run: steps not started are skipped, the rest are compensated.

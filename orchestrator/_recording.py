@@ -22,6 +22,7 @@ from ._engine import (
     after_compensation_settled,
     after_step_completed,
     after_step_failed,
+    after_step_replaced,
 )
 from ._errors import BusinessError, ContractViolation, SerializationError
 from ._failures import (
@@ -33,6 +34,7 @@ from ._failures import (
     refused,
     step_error,
 )
+from ._fallbacks import fallback_cause, takes_fallback
 from ._hooks import HookPoint, trace_id_for
 from ._registry import WorkflowRegistry
 from ._retry import db_retry
@@ -58,6 +60,8 @@ class Recorder:
     # ready in the same run (``_chained``, run next without a claim of its own).
     _keep_runs: bool = False
     _chained: Claim | None = None
+    # The workflow claimed from the queue last: the next claim starts after it (_priorities).
+    _last_served: str | None = None
 
     def _fire(self, point: HookPoint, claim: Claim) -> None:
         raise NotImplementedError  # the worker's
@@ -167,11 +171,7 @@ class Recorder:
             if compensating:
                 plan = after_compensation_settled(claim.workflow, states, claim.step)
             else:
-                if run_state == RunState.RUNNING:
-                    tx.set_run_failure(claim.run_id, failure_record(claim.step, record))
-                plan = after_step_failed(
-                    claim.workflow, run_state, states, claim.step, definite=record.definite
-                )
+                plan = _forward_failure_plan(tx, claim, step, error, record, run_state, states)
             finished = self._apply(tx, claim, plan, run_state, now)
             self._chain(tx, claim, plan, rows, claim.results, now, finished)
         self._log_failure(claim, "compensation_failed" if compensating else "step_failed", record)
@@ -223,8 +223,17 @@ class Recorder:
                 tx, claim, plan, rows, results, self.worker_id, now, self.lease_seconds
             )
         if chained is None:
-            chained = claim_from_queue(tx, self.registry, self.worker_id, now, self.lease_seconds)
+            chained = self._from_queue(tx, now)
         self._chained = chained
+
+    def _from_queue(self, tx: StoreTransaction, now: float) -> Claim | None:
+        """Claim from the queue, serving the workflows in turn (the rule in ``_priorities``)."""
+        claim = claim_from_queue(
+            tx, self.registry, self.worker_id, now, self.lease_seconds, self._last_served
+        )
+        if claim is not None:
+            self._last_served = claim.workflow.name
+        return claim
 
     def _apply(
         self, tx: StoreTransaction, claim: Claim, plan: Plan, run_state: RunState, now: float
@@ -282,6 +291,28 @@ class Recorder:
             attempt=claim.attempt,
             worker_id=self.worker_id,
         )
+
+
+def _forward_failure_plan(
+    tx: StoreTransaction,
+    claim: Claim,
+    step: Step,
+    error: Exception,
+    record: StepError,
+    run_state: RunState,
+    states: Mapping[str, StepState],
+) -> Plan:
+    """What follows a forward step's failure for good: its fallback route, or the rollback."""
+    cause = fallback_cause(error, record.definite)
+    if run_state == RunState.RUNNING and takes_fallback(step, cause):
+        return after_step_replaced(
+            claim.workflow, states, claim.step, definite=record.definite, cause=cause
+        )
+    if run_state == RunState.RUNNING:
+        tx.set_run_failure(claim.run_id, failure_record(claim.step, record))
+    return after_step_failed(
+        claim.workflow, run_state, states, claim.step, definite=record.definite
+    )
 
 
 def _classify(claim: Claim, step: Step, error: Exception, stored_action: str | None) -> StepError:

@@ -48,6 +48,10 @@ class WorkflowRegistry:
             "Register it first, or pass --workflow module:attribute to the worker."
         )
 
+    def workflows(self) -> list[Workflow]:
+        """Every registered workflow (each name and version)."""
+        return list(self._workflows.values())
+
     def names(self) -> list[str]:
         """The names of every registered workflow."""
         return sorted({name for name, _ in self._workflows})

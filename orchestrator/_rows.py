@@ -37,6 +37,10 @@ class RunRow:
     created_at: float
     updated_at: float
     failure: str | None = None
+    priority: int = 0
+    deadline: float | None = None
+    stall_policy: str | None = None
+    stalled_at: float | None = None
 
 
 @dataclass(frozen=True)

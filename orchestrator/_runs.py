@@ -18,6 +18,7 @@ from ._engine import (
     after_compensation_settled,
     after_step_completed,
     after_step_failed,
+    after_step_replaced,
     on_cancel,
     on_submit,
 )
@@ -30,7 +31,9 @@ from ._failures import (
     read_failure,
     step_error,
 )
+from ._fallbacks import takes_fallback
 from ._registry import WorkflowRegistry
+from ._stall import Stall, run_deadline
 from ._states import TERMINAL_RUN_STATES, RunState, StepState, next_run_state, next_step_state
 from ._store import RunRow, StoreTransaction
 
@@ -41,6 +44,9 @@ MOVE_EVENT_KINDS = {
     "skip": "step_skipped",
     "schedule_compensation": "compensation_scheduled",
     "dependents_compensated": "compensation_ready",
+    "replace": "step_replaced",
+    "replace_indeterminate": "step_replaced_indeterminate",
+    "take_fallback": "fallback_taken",
 }
 
 _ROLLBACK = frozenset({RunState.COMPENSATING, RunState.CANCELLING})
@@ -62,6 +68,8 @@ def create_run(
     correlation_id: str | None = None,
     parent: tuple[str, str] | None = None,
     actor: str = "client",
+    priority: int | None = None,
+    stall: Stall | None = None,
 ) -> bool:
     """Insert a run, log its submission and make its first steps ready; False if it exists."""
     created = tx.insert_run(
@@ -74,13 +82,19 @@ def create_run(
             "correlation_id": correlation_id,
             "parent_run_id": parent[0] if parent else None,
             "parent_step": parent[1] if parent else None,
+            "priority": definition.priority if priority is None else priority,
+            **run_deadline(stall or definition.stall, now),
             "created_at": now,
             "updated_at": now,
         },
         dict.fromkeys(definition.order, StepState.PENDING),
     )
     if created:
-        detail: dict[str, Any] = {"version": definition.version, "correlation_id": correlation_id}
+        detail: dict[str, Any] = {
+            "version": definition.version,
+            "correlation_id": correlation_id,
+            "priority": definition.priority if priority is None else priority,
+        }
         if parent:
             detail["parent"] = {"run_id": parent[0], "step": parent[1]}
         tx.append_event(run_id, "run_submitted", now, worker_id=actor, detail=detail)
@@ -105,7 +119,14 @@ def write_plan(
             # A compensation counts its own attempts, for its own retry policy.
             extra = {"attempt": 0} if event == "schedule_compensation" else {}
             tx.set_step_state(run_id, name, str(new_state), now, **extra)
-            tx.append_event(run_id, MOVE_EVENT_KINDS[event], now, step=name, worker_id=actor)
+            tx.append_event(
+                run_id,
+                MOVE_EVENT_KINDS[event],
+                now,
+                step=name,
+                worker_id=actor,
+                detail=plan.notes.get(name),
+            )
 
     # The log reads cause first: a run enters a rollback before its steps are scheduled for
     # compensation, and ends after its last step moved.
@@ -300,9 +321,62 @@ def settle_parent(
                 "definite": record.definite,
             },
         )
-        if parent_state == RunState.RUNNING:
-            tx.set_run_failure(parent.run_id, failure_record(step, record))
         states = {name: row.state for name, row in tx.steps(parent.run_id).items()}
-        # A failed child undid itself: the engine never compensates a failed sub-workflow step.
-        plan = after_step_failed(workflow, parent_state, states, step, definite=record.definite)
+        cause = "definite" if record.definite else "indeterminate"
+        if parent_state == RunState.RUNNING and takes_fallback(workflow.steps[step], cause):
+            plan = after_step_replaced(
+                workflow, states, step, definite=record.definite, cause=cause
+            )
+        else:
+            if parent_state == RunState.RUNNING:
+                tx.set_run_failure(parent.run_id, failure_record(step, record))
+            # A failed child undid itself: the engine never compensates a failed sub-workflow
+            # step.
+            plan = after_step_failed(workflow, parent_state, states, step, definite=record.definite)
     write_plan(tx, registry, parent.run_id, plan, parent_state, now, actor)
+
+
+def stall_parent_step(
+    tx: StoreTransaction,
+    registry: WorkflowRegistry,
+    parent_id: str,
+    step: str,
+    error: Exception,
+    now: float,
+    actor: str | None,
+) -> None:
+    """Fail the parent step whose child run stalled, as timed out, without waiting for the
+    child's rollback: its fallback if one covers ``timeout``, else the parent's rollback."""
+    tx.lock_run(parent_id)
+    parent = tx.run(parent_id)
+    assert parent is not None  # a child never outlives its parent
+    rows = tx.steps(parent_id)
+    if rows[step].state != StepState.WAITING:
+        return  # settled already
+    workflow = registry.get(parent.workflow, parent.version)
+    record = step_error(error, attempt=rows[step].attempt, definite=False)
+    new_state = next_step_state(StepState.WAITING, "stall")
+    tx.set_step_state(parent_id, step, str(new_state), now, error=encode_error(record))
+    tx.append_event(
+        parent_id,
+        "step_failed",
+        now,
+        step=step,
+        worker_id=actor,
+        detail={
+            "child": child_run_id(parent_id, step),
+            "error": f"{record.type}: {record.message}",
+            "code": record.code,
+            "definite": False,
+            "stalled": True,
+        },
+    )
+    parent_state = RunState(parent.state)
+    states = {name: row.state for name, row in tx.steps(parent_id).items()}
+    if parent_state == RunState.RUNNING and takes_fallback(workflow.steps[step], "timeout"):
+        plan = after_step_replaced(workflow, states, step, definite=False, cause="timeout")
+    else:
+        if parent_state == RunState.RUNNING:
+            tx.set_run_failure(parent_id, failure_record(step, record))
+        plan = after_step_failed(workflow, parent_state, states, step, definite=False)
+    write_plan(tx, registry, parent_id, plan, parent_state, now, actor)

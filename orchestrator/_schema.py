@@ -17,7 +17,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The migration path: MIGRATIONS[n] turns a store at version n - 1 into version n. A store older
 # than SCHEMA_VERSION is migrated step by step inside one transaction when it is opened; a newer
@@ -26,7 +26,9 @@ SCHEMA_VERSION = 2
 # Versions: 1 the first. 2 errors as records (``cf_steps.error`` and the new
 # ``compensation_error`` hold JSON: type, message, code, attempt, definite), the run's failure
 # summary (``cf_runs.failure``), the run state ``compensated`` renamed ``rolled_back`` (and its
-# event ``run_compensated`` renamed ``run_rolled_back``), indexes for listing runs.
+# event ``run_compensated`` renamed ``run_rolled_back``), indexes for listing runs. 3 the
+# orchestration patterns' shared state: ``cf_rate_limits`` (a token bucket per named limit),
+# ``cf_runs.priority``, and a stall policy's ``deadline``, ``stall_policy`` and ``stalled_at``.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 
 # What the id columns hold; the HTTP API refuses longer ids before they reach the database.
@@ -58,6 +60,12 @@ runs = Table(
     Column("parent_step", String(128)),
     # Retries spent by all steps of the run, against the workflow's retry budget.
     Column("retries_used", Integer, nullable=False, default=0),
+    # Claims take higher priorities first within a workflow (see _priorities; version 3).
+    Column("priority", Integer, nullable=False, default=0, server_default="0"),
+    # A stall policy's deadline, the policy, and when it fired (see _stall; version 3).
+    Column("deadline", Float),
+    Column("stall_policy", String(16)),
+    Column("stalled_at", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     # Why the run did not complete, as JSON (the failed step and its error, or the cancel),
@@ -105,6 +113,15 @@ breakers = Table(
     Column("state", String(16), nullable=False),
     Column("failures", Integer, nullable=False),
     Column("opened_at", Float),
+)
+
+# A token bucket per named rate limit, shared by every worker of the store (see _rate_limits).
+rate_limits = Table(
+    "cf_rate_limits",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 
 Index("cf_steps_claimable", steps.c.state, steps.c.not_before)

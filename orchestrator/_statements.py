@@ -107,7 +107,8 @@ def claim_candidates(workflows: tuple[str, ...], for_update: bool) -> Select[Any
             (steps.c.state.in_(_CLAIMABLE) & (steps.c.not_before <= bindparam("b_now")))
             | (steps.c.state.in_(_LEASED) & (steps.c.lease_expires_at < bindparam("b_now")))
         )
-        .order_by(steps.c.not_before)
+        # Within a workflow: higher priority, then earliest due, then oldest run (_priorities).
+        .order_by(runs.c.priority.desc(), steps.c.not_before, runs.c.created_at)
         .limit(bindparam("b_limit"))
     )
     if for_update:

@@ -47,6 +47,10 @@ class StepState(StrEnum):
     # indeterminate one with a compensation moves on to be compensated.
     FAILED = "failed"
     SKIPPED = "skipped"  # never started: the run rolled back first
+    # Failed for good and replaced by its fallback step: definitely (applied nothing, never
+    # undone) or indeterminately (its effect may stand: undone if the run rolls back).
+    REPLACED = "replaced"
+    REPLACED_INDETERMINATE = "replaced_indeterminate"
     COMPENSATION_PENDING = "compensation_pending"  # waits for its dependents to be undone
     COMPENSATION_READY = "compensation_ready"
     COMPENSATING = "compensating"
@@ -89,7 +93,14 @@ STEP_TRANSITIONS: Mapping[tuple[StepState, str], StepState] = {
     (S.RUNNING, "start_child"): S.WAITING,
     (S.WAITING, "child_completed"): S.COMPLETED,
     (S.WAITING, "child_failed"): S.FAILED,
+    # The child run passed its stall deadline under policy 'cancel': failed as timed out.
+    (S.WAITING, "stall"): S.FAILED,
     (S.PENDING, "branch_not_taken"): S.SKIPPED,
+    # A fallback route: the primary failed for good as its fallback declares.
+    (S.FAILED, "replace"): S.REPLACED,
+    (S.FAILED, "replace_indeterminate"): S.REPLACED_INDETERMINATE,
+    (S.PENDING, "take_fallback"): S.READY,
+    (S.REPLACED_INDETERMINATE, "schedule_compensation"): S.COMPENSATION_PENDING,
     (S.PENDING, "skip"): S.SKIPPED,
     (S.READY, "skip"): S.SKIPPED,
     (S.COMPLETED, "schedule_compensation"): S.COMPENSATION_PENDING,

@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, or_, select
 
@@ -19,6 +19,9 @@ from ._failures import RunFailure, StepError, decode_error, read_failure
 from ._schema import runs, steps
 from ._states import TERMINAL_RUN_STATES, RunState, StepState
 from ._store import RunRow, Store
+
+if TYPE_CHECKING:
+    from ._definition import Workflow
 
 MAX_PAGE = 1000  # runs per page at most
 DEFAULT_PAGE = 50
@@ -47,6 +50,13 @@ class RunStatus:
     errors: Mapping[str, StepError] = field(default_factory=dict)
     compensation_errors: Mapping[str, StepError] = field(default_factory=dict)
     failure: RunFailure | None = None
+    # Claims order (see _priorities), and each step's declared patterns as data: its fallback
+    # route and rate limit (empty when this process does not know the version).
+    priority: int = 0
+    patterns: Mapping[str, Any] = field(default_factory=dict)
+    # A stall policy's deadline (None without one) and when it fired (None until it did).
+    deadline: float | None = None
+    stalled_at: float | None = None
 
     @property
     def terminal(self) -> bool:
@@ -69,11 +79,18 @@ class RunStatus:
             "errors": {k: v.to_dict() for k, v in self.errors.items()},
             "compensation_errors": {k: v.to_dict() for k, v in self.compensation_errors.items()},
             "failure": None if self.failure is None else self.failure.to_dict(),
+            "priority": self.priority,
+            "patterns": {k: dict(v) for k, v in self.patterns.items()},
+            "deadline": self.deadline,
+            "stalled_at": self.stalled_at,
         }
 
 
 def status_from_rows(
-    run: RunRow, rows: list[dict[str, Any]], routes: Mapping[str, Any]
+    run: RunRow,
+    rows: list[dict[str, Any]],
+    routes: Mapping[str, Any],
+    patterns: Mapping[str, Any] | None = None,
 ) -> RunStatus:
     """A run's status from its row and its steps' rows."""
     errors = {row["step"]: decode_error(row["error"]) for row in rows}
@@ -99,6 +116,10 @@ def status_from_rows(
         {k: v for k, v in errors.items() if v is not None},
         {k: v for k, v in undos.items() if v is not None},
         read_failure(run.failure, {k: v for k, v in failed_undos.items() if v is not None}),
+        run.priority,
+        dict(patterns or {}),
+        run.deadline,
+        run.stalled_at,
     )
 
 
@@ -256,3 +277,19 @@ def _failed_compensations(conn: Connection, run_ids: list[str]) -> dict[str, dic
 def _failure_line(text: str | None, undone: Mapping[str, StepError]) -> str | None:
     failure = read_failure(text, undone)
     return failure.reason if failure else None
+
+
+def step_patterns(workflow: Workflow) -> dict[str, dict[str, Any]]:
+    """Each step's declared orchestration patterns as plain data (what ``status`` shows)."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, step in workflow.steps.items():
+        declared: dict[str, Any] = {}
+        if step.fallback is not None:
+            declared["fallback"] = step.fallback.to_dict()
+        if step.rate_limit is not None:
+            declared["rate_limit"] = step.rate_limit.to_dict()
+        if step.stall is not None:
+            declared["stall"] = step.stall.to_dict()
+        if declared:
+            found[name] = declared
+    return found

@@ -32,6 +32,7 @@ from ._schema import (
     events,
     meta,
     metadata,
+    rate_limits,
     runs,
     steps,
 )
@@ -195,13 +196,13 @@ class Store:
         self._commit_listeners.clear()
 
     def reset(self) -> None:
-        """Delete every run, step, event and breaker (the schema stays).
+        """Delete every run, step, event, breaker and rate limit bucket (the schema stays).
 
         For a simulation that reuses one store for many cases; never for a store in use. Event
         numbers start at 1 again (on SQLite, whose rowids restart after the table is emptied).
         """
         with self.engine.begin() as conn:
-            for table in (events, steps, runs, breakers):
+            for table in (events, steps, runs, breakers, rate_limits):
                 conn.execute(table.delete())
 
     def run(self, run_id: str) -> RunRow | None:
@@ -425,6 +426,31 @@ class StoreTransaction:
     def set_breaker(self, resource: str, **values: Any) -> None:
         """Update a circuit breaker's row."""
         self.conn.execute(update(breakers).where(breakers.c.resource == resource).values(**values))
+
+    def rate_limit_bucket(self, name: str, burst: float, now: float) -> tuple[float, float]:
+        """A rate limit's bucket (tokens, updated_at), created full on first use, locked for
+        this transaction."""
+        dialect_insert = sqlite_insert if self._is_sqlite else postgresql_insert
+        self.conn.execute(
+            dialect_insert(rate_limits)
+            .values(name=name, tokens=burst, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        query = select(rate_limits.c.tokens, rate_limits.c.updated_at).where(
+            rate_limits.c.name == name
+        )
+        if not self._is_sqlite:
+            query = query.with_for_update()
+        row = self.conn.execute(query).one()
+        return float(row.tokens), float(row.updated_at)
+
+    def set_rate_limit_bucket(self, name: str, tokens: float, updated_at: float) -> None:
+        """Write a rate limit's bucket back."""
+        self.conn.execute(
+            update(rate_limits)
+            .where(rate_limits.c.name == name)
+            .values(tokens=tokens, updated_at=updated_at)
+        )
 
     def set_run_state(self, run_id: str, state: str, now: float) -> None:
         """Move a run to ``state``."""

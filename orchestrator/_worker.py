@@ -13,17 +13,19 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 
 from ._breaker import admit
-from ._claims import Claim, claim_from_queue, idempotency_key
+from ._claims import Claim, idempotency_key
 from ._clock import Clock, SystemClock
 from ._definition import Step, StepContext, Workflow
 from ._engine import on_compensate_completed
 from ._errors import ContractViolation, SerializationError, StepTimeout, StoreError
 from ._failures import parent_rollback_record
 from ._hooks import HookEvent, HookPoint, Hooks
+from ._rate_limits import acquire
 from ._recording import FAILURE_LOGGER, Recorder
 from ._registry import WorkflowRegistry
 from ._runs import child_run_id, create_run, write_plan
 from ._runtime import Doorbell, Runtime, ThreadRuntime
+from ._stall import SWEEP_SECONDS, apply_stall, declares_stalls, due_stalls
 from ._states import RunState, StepState, next_step_state
 from ._store import Store
 
@@ -78,6 +80,7 @@ class Worker(Recorder):
         # With a doorbell (rung by commits in this process), an idle worker sleeps until work is
         # due or a ring; without one it polls the store every ``poll_interval``.
         self.doorbell = doorbell
+        self._next_sweep = float("-inf")  # when to look for stalled runs next (_stall)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -165,9 +168,21 @@ class Worker(Recorder):
         if claim is None:
             claim = self._claim()
         if claim is None:
+            self._sweep_stalls()
             return False
         self._execute(claim)
         return True
+
+    def _sweep_stalls(self) -> None:
+        """With nothing to claim, apply the policy of runs past their stall deadline (at most
+        once every ``SWEEP_SECONDS``, and only where a stall policy is declared)."""
+        now = self.clock.now()
+        if now < self._next_sweep or not declares_stalls(self.registry):
+            return
+        self._next_sweep = now + SWEEP_SECONDS
+        with self.store.transaction() as tx:
+            for run_id in due_stalls(tx, now, self.registry.names()):
+                apply_stall(tx, self.registry, run_id, now, self.worker_id)
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -176,7 +191,7 @@ class Worker(Recorder):
         if not self.registry.names():
             return None
         with self.store.transaction() as tx:
-            return claim_from_queue(tx, self.registry, self.worker_id, now, self.lease_seconds)
+            return self._from_queue(tx, now)
 
     # -- running ----------------------------------------------------------------------------
 
@@ -223,6 +238,8 @@ class Worker(Recorder):
             self.clock,
         )
         if not compensating and step.breaker is not None and not self._admitted(claim):
+            return
+        if not compensating and step.rate_limit is not None and not self._token_taken(claim):
             return
         self._fire(
             HookPoint.BEFORE_COMPENSATION if compensating else HookPoint.BEFORE_ACTION, claim
@@ -271,6 +288,7 @@ class Worker(Recorder):
                 correlation_id=claim.correlation_id,
                 parent=(claim.run_id, claim.step),
                 actor=self.worker_id,
+                stall=claim.workflow.steps[claim.step].stall,
             )
         self._fire(HookPoint.AFTER_COMMIT, claim)
 
@@ -321,6 +339,28 @@ class Worker(Recorder):
                 "step_deferred",
                 {"resource": breaker.resource, "until": admission.retry_at},
                 not_before=admission.retry_at,
+                attempt=claim.attempt - 1,
+            )
+        return False
+
+    def _token_taken(self, claim: Claim) -> bool:
+        """Take a token from the step's shared rate limit; without one, put the step back until
+        the next token is due, its attempt unspent."""
+        limit = claim.workflow.steps[claim.step].rate_limit
+        assert limit is not None
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            decision = acquire(tx, limit, now)
+            if decision.granted:
+                return True
+            self._end_lease(
+                tx,
+                claim,
+                next_step_state(StepState.RUNNING, "defer"),
+                now,
+                "step_deferred",
+                {"rate_limit": limit.name, "until": decision.retry_at},
+                not_before=decision.retry_at,
                 attempt=claim.attempt - 1,
             )
         return False

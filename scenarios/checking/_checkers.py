@@ -290,7 +290,14 @@ def _first_per_step(anomalies: list[Anomaly]) -> list[Anomaly]:
 
 
 _FAILED = ("step_failed", "compensation_failed")
-_SETTLED_FORWARD = ("step_completed", "step_skipped", "step_branch_skipped")
+# A replaced primary has settled: its fallback (and its dependents) may then run.
+_SETTLED_FORWARD = (
+    "step_completed",
+    "step_skipped",
+    "step_branch_skipped",
+    "step_replaced",
+    "step_replaced_indeterminate",
+)
 
 
 def check_dependency_order(history: History) -> CheckResult:

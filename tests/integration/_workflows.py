@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
-from orchestrator import RetryPolicy, Step, StepContext, Workflow
+from orchestrator import RateLimit, RetryPolicy, Step, StepContext, Workflow
 from scenarios import RecordingService, service
 
 payment = RecordingService("payment")
@@ -42,5 +43,51 @@ patient_payment = Workflow(
                 max_attempts=30, initial_interval=0.2, max_interval=0.2, jitter=False
             ),
         )
+    ],
+)
+
+
+# A retry storm against a rate-limited dependency: a well-behaved API (it honours idempotency
+# keys) whose answers are lost on every attempt but the fifth, so every run retries at once until
+# then. Each call is also appended to a log at the dependency (CHAOSFLOW_STORM_LOG: when it was
+# sent, by which process). The limit is all that paces the calls.
+STORM_LIMIT = RateLimit("storm-api", rate=4.0, burst=2)
+STORM_ATTEMPTS = 5
+_storm_api = RecordingService("storm-api")
+
+
+def _answer_lost(ctx: StepContext) -> dict[str, Any]:
+    with open(os.environ["CHAOSFLOW_STORM_LOG"], "a", encoding="utf-8") as log:
+        log.write(f"{time.time()} {os.getpid()} {ctx.run_id} {ctx.attempt}\n")
+    receipt = _storm_api.apply(ctx)
+    if ctx.attempt < STORM_ATTEMPTS:
+        raise ConnectionError("storm-api: the connection dropped before the answer")
+    return receipt
+
+
+def _gate(ctx: StepContext) -> None:
+    # Holds every run back until the test has seen both workers claim: the storm then starts
+    # with both processes running, not with one still importing.
+    if not os.path.exists(os.environ["CHAOSFLOW_STORM_GO"]):
+        raise RuntimeError("the storm has not started yet")
+
+
+retry_storm = Workflow(
+    "storm",
+    [
+        Step(
+            "gate",
+            _gate,
+            retry=RetryPolicy(max_attempts=10_000, initial_interval=0.05, max_interval=0.05),
+        ),
+        Step(
+            "call_api",
+            _answer_lost,
+            after=("gate",),
+            retry=RetryPolicy(
+                max_attempts=STORM_ATTEMPTS, initial_interval=0.0, max_interval=0.0, jitter=False
+            ),
+            rate_limit=STORM_LIMIT,
+        ),
     ],
 )

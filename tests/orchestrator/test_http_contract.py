@@ -190,3 +190,17 @@ def test_each_request_is_logged_as_a_json_line(
         ("GET", "/nowhere", 404),
     ]
     assert all(line["event"] == "http_request" and line["ms"] >= 0 for line in lines)
+
+
+def test_a_run_submitted_over_http_carries_its_priority(client: TestClient) -> None:
+    created = client.post("/runs", json={"workflow": "order", "input": ORDER, "priority": 10})
+    assert created.status_code in (201, 202), created.text
+    status = client.get(f"/runs/{created.json()['run_id']}").json()
+    assert status["priority"] == 10
+    # JSON Schema's integer: 7.0 is 7.
+    again = client.post("/runs", json={"workflow": "order", "input": ORDER, "priority": 7.0})
+    assert client.get(f"/runs/{again.json()['run_id']}").json()["priority"] == 7
+    for bad in (1001, "high", "7", 1.5, True):
+        refused = client.post("/runs", json={"workflow": "order", "input": ORDER, "priority": bad})
+        assert refused.status_code == 422, bad
+        assert ("body", "priority") in {tuple(p["loc"]) for p in refused.json()["problems"]}

@@ -20,10 +20,22 @@ from sqlalchemy import (
     Text,
     create_engine,
     insert,
+    inspect,
     select,
+    text,
+    update,
 )
 
-from orchestrator import Orchestrator, RunState, StepError, StepState
+from orchestrator import (
+    Orchestrator,
+    RateLimit,
+    RunState,
+    Step,
+    StepError,
+    StepState,
+    Store,
+    Workflow,
+)
 from orchestrator._schema import SCHEMA_VERSION, meta
 
 V1 = MetaData()
@@ -147,7 +159,7 @@ def test_a_version_1_store_reads_back_with_the_new_names_and_records(store_url: 
     try:
         with orch.store.engine.connect() as conn:
             version = conn.execute(select(meta.c.value)).scalar()
-        assert version == str(SCHEMA_VERSION) == "2"
+        assert version == str(SCHEMA_VERSION) == "3"
 
         rolled = orch.status("old-rolled")
         assert rolled.state == RunState.ROLLED_BACK
@@ -183,3 +195,34 @@ def test_a_version_1_store_reads_back_with_the_new_names_and_records(store_url: 
     again = Orchestrator(store_url)
     assert again.status("old-rolled").state == RunState.ROLLED_BACK
     again.store.dispose()
+
+
+def test_a_version_2_store_gains_the_rate_limit_table_and_keeps_its_runs(store_url: str) -> None:
+    wf = Workflow("old", [Step("a", lambda ctx: "a")])
+    orch = Orchestrator(store_url)
+    run_id = orch.submit(wf, {})
+    orch.store.dispose()
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE cf_rate_limits"))
+        conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="2"))
+    engine.dispose()
+    # Opened as a reader does (nothing created first): the migration alone adds the table.
+    store = Store(store_url)
+    try:
+        store.create_schema(create=False)
+        assert inspect(store.engine).has_table("cf_rate_limits")
+        with store.engine.connect() as conn:
+            assert conn.execute(select(meta.c.value)).scalar() == "3"
+    finally:
+        store.dispose()
+    orch = Orchestrator(store_url)
+    try:
+        orch.register(wf)
+        assert orch.status(run_id).steps["a"] == StepState.READY
+        limited = Workflow("new", [Step("a", lambda ctx: "a", rate_limit=RateLimit("api", 1))])
+        new_run = orch.submit(limited, {})
+        orch.run_until_quiet(max_seconds=30)
+        assert orch.status(new_run).state == RunState.COMPLETED
+    finally:
+        orch.store.dispose()

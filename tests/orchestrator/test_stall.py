@@ -1,0 +1,211 @@
+"""Stall policies: a deadline on a run or on a sub-workflow's child run, and what happens past it.
+
+The child "hangs" as a child whose dependency is down for good does: its step retries patiently
+and never ends, or its action never returns.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from orchestrator import (
+    DefinitionError,
+    Fallback,
+    ManualClock,
+    RetryPolicy,
+    RunState,
+    Stall,
+    Step,
+    StepContext,
+    StepState,
+    Workflow,
+    rebuild_from_events,
+)
+from tests.orchestrator.conftest import OrchestratorFactory
+
+PATIENT = RetryPolicy(max_attempts=10_000, initial_interval=5.0, max_interval=5.0, jitter=False)
+
+
+def test_a_stall_policy_is_plain_data_and_checked_when_defined() -> None:
+    stall = Stall(after=60, policy="escalate")
+    assert Stall.from_dict(stall.to_dict()) == stall == Stall(60.0, "escalate")
+    with pytest.raises(DefinitionError, match="after=0 must be a positive number"):
+        Stall(after=0)
+    with pytest.raises(DefinitionError, match="policy='retry' is not known; use one of cancel"):
+        Stall(after=1, policy="retry")
+    with pytest.raises(DefinitionError, match="needs a Stall on a sub-workflow step"):
+        Step("a", lambda ctx: None, stall=Stall(after=1))
+    with pytest.raises(DefinitionError, match="stall=5 is not a Stall"):
+        Workflow("w", [Step("a", lambda ctx: None)], stall=5)  # type: ignore[arg-type]
+
+
+class Services:
+    """What the steps applied and undid; the carrier's dependency is down until ``up``."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.applied: list[str] = []
+        self.undone: list[str] = []
+
+    def reserve(self, ctx: StepContext) -> str:
+        self.applied.append("reserve")
+        return "reserved"
+
+    def release(self, ctx: StepContext) -> None:
+        self.undone.append("reserve")
+
+    def book(self, ctx: StepContext) -> str:
+        if not self.up:
+            raise ConnectionError("carrier down")
+        self.applied.append(ctx.step)
+        return "booked"
+
+    def book_other(self, ctx: StepContext) -> str:
+        self.applied.append("other")
+        return "booked elsewhere"
+
+
+def trip(services: Services, stall: Stall, *, fallback: bool = False) -> Workflow:
+    child = Workflow("booking", [Step("book", services.book, retry=PATIENT)])
+    steps = [
+        Step("reserve", services.reserve, services.release),
+        Step(
+            "ship",
+            subworkflow=child,
+            after=("reserve",),
+            stall=stall,
+            fallback=Fallback("ship_other", on="timeout") if fallback else None,
+        ),
+    ]
+    if fallback:
+        steps.append(Step("ship_other", services.book_other, after=("reserve",)))
+    return Workflow("trip", steps)
+
+
+def drive(orch: Any, clock: ManualClock, until: Any, seconds: float) -> None:
+    """Tick one worker on the virtual clock until ``until()`` or ``seconds`` pass."""
+    worker = orch.worker()
+    end = clock.now() + seconds
+    while not until() and clock.now() < end:
+        if not worker.tick():
+            clock.advance(0.5)
+
+
+def test_a_hung_child_past_its_deadline_is_cancelled_and_the_parent_rolls_back(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
+    clock = ManualClock(0.0)
+    services = Services()
+    orch = make_orchestrator(clock=clock)
+    wf = trip(services, Stall(after=30, policy="cancel"))
+    run_id = orch.submit(wf, {})
+    child_id = f"{run_id}.ship"
+    drive(orch, clock, lambda: orch.status(run_id).terminal, 300)
+    status = orch.status(run_id)
+    assert status.state == RunState.ROLLED_BACK
+    assert services.undone == ["reserve"] and services.applied == ["reserve"]
+    child = orch.status(child_id)
+    assert child.state == RunState.CANCELLED and child.stalled_at is not None
+    assert child.deadline is not None and child.stalled_at >= child.deadline
+    assert child.stalled_at - child.deadline <= 2.0  # swept within a second or two of its clock
+    (detected,) = [e for e in orch.events(child_id) if e.kind == "stall_detected"]
+    assert detected.detail["policy"] == "cancel"
+    failed = next(e for e in orch.events(run_id) if e.kind == "step_failed")
+    assert failed.step == "ship" and failed.detail["stalled"] is True
+    assert status.failure is not None and "stalled" in status.failure.reason
+    for rid, wf_ in ((run_id, wf), (child_id, wf.steps["ship"].subworkflow)):
+        assert rebuild_from_events(wf_, orch.events(rid)) == (
+            orch.status(rid).state,
+            dict(orch.status(rid).steps),
+        )
+
+
+def test_a_stalled_child_takes_the_fallback_declared_for_timeouts(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
+    clock = ManualClock(0.0)
+    services = Services()
+    orch = make_orchestrator(clock=clock)
+    run_id = orch.submit(trip(services, Stall(after=30), fallback=True), {})
+    drive(orch, clock, lambda: orch.status(run_id).terminal, 300)
+    status = orch.status(run_id)
+    assert status.state == RunState.COMPLETED
+    assert status.steps["ship"] == StepState.REPLACED_INDETERMINATE
+    assert status.steps["ship_other"] == StepState.COMPLETED
+    assert services.applied == ["reserve", "other"] and services.undone == []
+    assert orch.status(f"{run_id}.ship").state == RunState.CANCELLED
+
+
+def test_an_escalated_stall_is_logged_once_and_the_run_goes_on(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
+    clock = ManualClock(0.0)
+    services = Services()
+    orch = make_orchestrator(clock=clock)
+    slow = Workflow(
+        "slow", [Step("book", services.book, retry=PATIENT)], stall=Stall(10, "escalate")
+    )
+    run_id = orch.submit(slow, {})
+    drive(orch, clock, lambda: False, 60)
+    kinds = [e.kind for e in orch.events(run_id)]
+    assert kinds.count("stall_detected") == 1 and kinds.count("escalation") == 1
+    assert orch.status(run_id).state == RunState.RUNNING
+    services.up = True  # the dependency heals: the escalated run still completes
+    drive(orch, clock, lambda: orch.status(run_id).terminal, 60)
+    assert orch.status(run_id).state == RunState.COMPLETED
+
+
+def test_a_child_whose_action_never_returns_does_not_hold_its_parent(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
+    """The child's step hangs in a worker (no timeout); another worker's sweep fails the parent
+    step as timed out at the deadline, and the parent rolls back without waiting for it."""
+    clock = ManualClock(0.0)
+    release = threading.Event()
+    services = Services()
+
+    def hang(ctx: StepContext) -> str:
+        release.wait(120)
+        return "too late"
+
+    child = Workflow("hung", [Step("call", hang)])
+    wf = Workflow(
+        "parent",
+        [
+            Step("reserve", services.reserve, services.release),
+            Step("ship", subworkflow=child, after=("reserve",), stall=Stall(after=30)),
+        ],
+    )
+    orch = make_orchestrator(clock=clock)
+    run_id = orch.submit(wf, {})
+    # Leases far longer than the test: the hung call is not taken over on the virtual clock.
+    stuck = orch.worker(worker_id="stuck", lease_seconds=100_000)
+    stuck.tick()  # reserve
+    stuck.tick()  # ship: starts the child
+    hung = threading.Thread(target=stuck.tick, name="stuck-worker")  # claims the hung call
+    hung.start()
+    try:
+        claimed = threading.Event()
+        for _ in range(2000):  # until the stuck worker holds the call (real time, bounded)
+            if any(e.kind == "step_claimed" for e in orch.events(f"{run_id}.ship")):
+                claimed.set()
+                break
+            release.wait(0.01)
+        assert claimed.is_set(), "the stuck worker never claimed the hung call"
+        sweeper = orch.worker(worker_id="sweeper", lease_seconds=100_000)
+        deadline = clock.now() + 300
+        while not orch.status(run_id).terminal and clock.now() < deadline:
+            if not sweeper.tick():
+                clock.advance(0.5)
+        status = orch.status(run_id)
+        assert status.state == RunState.ROLLED_BACK and services.undone == ["reserve"]
+        assert orch.status(f"{run_id}.ship").state == RunState.CANCELLING  # still hung
+    finally:
+        release.set()
+        hung.join(60)
+    drive(orch, clock, lambda: orch.status(f"{run_id}.ship").terminal, 120)
+    assert orch.status(f"{run_id}.ship").state == RunState.CANCELLED
+    assert orch.status(run_id).state == RunState.ROLLED_BACK  # the late end changed nothing
