@@ -191,6 +191,37 @@ def check_own_service(body: str) -> None:
     assert spec.env == {} and spec.start_timeout == 30
 
 
+def run_pattern_block(body: str, tmp_path: Path) -> None:
+    # The orchestration patterns' snippets, run against stand-ins for the steps they name: each
+    # must define what it shows without error (the definitions are validated when made).
+    from examples.order_saga import order_saga
+    from orchestrator import Orchestrator, Stall, Step, Workflow
+
+    def noop(ctx: object) -> None:
+        return None
+
+    names = (
+        "pack",
+        "carrier_a",
+        "cancel_a",
+        "carrier_b",
+        "cancel_b",
+        "invoice",
+        "charge",
+        "refund",
+    )
+    namespace: dict[str, object] = {name: noop for name in names}
+    booking = Workflow("booking", [Step("book", noop)])
+    orch = Orchestrator(f"sqlite:///{tmp_path / 'patterns.db'}")
+    orch.register(order_saga)
+    orch.register(booking)
+    namespace.update(orch=orch, order_saga=order_saga, booking=booking, Stall=Stall, Step=Step)
+    exec(compile(body, "README pattern block", "exec"), namespace)
+    if "priority=10" in body:
+        (run,) = orch.runs()
+        assert orch.status(run.run_id).priority == 10
+
+
 def check_quoted_code(body: str, path: str) -> None:
     # A snippet quoted from an example module: every line of it is in the module.
     source = (ROOT / path).read_text()
@@ -273,6 +304,19 @@ CHECKS: dict[str, tuple[str, Check]] = {
     "$ chaosflow run examples/scenarios/card_restart_real.yaml": (
         "console",
         lambda b, **_: parse_commands(b.splitlines()[0]),
+    ),
+    "from orchestrator import Fallback, Step, Workflow": (
+        "python",
+        lambda b, tmp_path, **_: run_pattern_block(b, tmp_path),
+    ),
+    "from orchestrator import RateLimit, Step": (
+        "python",
+        lambda b, tmp_path, **_: run_pattern_block(b, tmp_path),
+    ),
+    "orch.submit(order_saga": ("python", lambda b, tmp_path, **_: run_pattern_block(b, tmp_path)),
+    'Step("ship", subworkflow=booking': (
+        "python",
+        lambda b, tmp_path, **_: run_pattern_block(b, tmp_path),
     ),
     "# examples/scenarios/order_saga_real.yaml (abridged)": (
         "yaml",
