@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 import yaml
 from pydantic import ValidationError
@@ -31,24 +31,12 @@ from intake import InputError, describe_validation_error, load_yaml
 
 from ._crash import CRASH_MODES
 from ._errors import FaultPlanError, ToxiproxyError
-from ._plan_model import FaultPlanModel
+from ._plan_model import HOOK_POINT_NAMES, FaultPlanModel
 from ._step_faults import STEP_FAULT_KINDS, StepFault
 from ._toxiproxy import validate_toxic
 
 # Hook points a trigger may name; kept in step with the orchestrator's HookPoint by a test.
-HOOK_POINTS = (
-    "run_submitted",
-    "step_claimed",
-    "before_action",
-    "after_action",
-    "after_commit",
-    "compensation_claimed",
-    "before_compensation",
-    "after_compensation",
-    "after_compensation_commit",
-    "lease_expired",
-    "run_finished",
-)
+HOOK_POINTS: tuple[str, ...] = get_args(HOOK_POINT_NAMES)  # one list, in the model
 # Where a worker can die mid-step: a crash at run_submitted or run_finished kills nothing useful.
 CRASH_POINTS = HOOK_POINTS[1:9]
 

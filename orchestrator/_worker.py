@@ -331,16 +331,7 @@ class Worker(Recorder):
                         detail={"resource": breaker.resource},
                     )
                 return True
-            self._end_lease(
-                tx,
-                claim,
-                next_step_state(StepState.RUNNING, "defer"),
-                now,
-                "step_deferred",
-                {"resource": breaker.resource, "until": admission.retry_at},
-                not_before=admission.retry_at,
-                attempt=claim.attempt - 1,
-            )
+            self._defer(tx, claim, now, {"resource": breaker.resource}, admission.retry_at)
         return False
 
     def _token_taken(self, claim: Claim) -> bool:
@@ -353,17 +344,24 @@ class Worker(Recorder):
             decision = acquire(tx, limit, now)
             if decision.granted:
                 return True
-            self._end_lease(
-                tx,
-                claim,
-                next_step_state(StepState.RUNNING, "defer"),
-                now,
-                "step_deferred",
-                {"rate_limit": limit.name, "until": decision.retry_at},
-                not_before=decision.retry_at,
-                attempt=claim.attempt - 1,
-            )
+            self._defer(tx, claim, now, {"rate_limit": limit.name}, decision.retry_at)
         return False
+
+    def _defer(
+        self, tx: Any, claim: Claim, now: float, why: dict[str, Any], until: float | None
+    ) -> None:
+        # Put the step back until ``until`` without spending its attempt (an open breaker, a
+        # rate limit without a token): waiting is not failing.
+        self._end_lease(
+            tx,
+            claim,
+            next_step_state(StepState.RUNNING, "defer"),
+            now,
+            "step_deferred",
+            {**why, "until": until},
+            not_before=until,
+            attempt=claim.attempt - 1,
+        )
 
     def _run_action(
         self, claim: Claim, context: StepContext, timeout: float | None, call: Callable[[], Any]
