@@ -43,6 +43,7 @@ from loadtests._config import (
     outcome_of,
 )
 from loadtests._profile import MAX_SECONDS
+from loadtests._profile_load import import_object
 from loadtests._shapes import ArrivalSchedule, users_at
 
 CONFIG_MESSAGE = "chaosflow_config"
@@ -85,6 +86,11 @@ _orchestrators: dict[str, Any] = {}
 
 
 def _use_config(config: dict[str, Any]) -> None:
+    generator = config["inputs"].get("generator")
+    if generator:
+        # Before the load, as the orchestrator below: a generator's module may import the
+        # orchestrator, seconds on a loaded machine during which no user of this process runs.
+        import_object(generator)
     _state.config = config
     if config["user"] == "python" and config["db_url"] not in _orchestrators:
         # Before the load, not in a user's on_start: importing the orchestrator takes seconds,
