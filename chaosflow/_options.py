@@ -42,6 +42,7 @@ class WorkerOptions(_Options):
     store_wait: Annotated[float, _seconds(ge=0, le=MAX_WORKER_SECONDS)] = 60.0
     max_seconds: Annotated[float, _seconds(gt=0, le=MAX_WORKER_SECONDS)] = 3600.0
     crash_nth: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    health_interval: Annotated[float, _seconds(gt=0, le=86_400)] | None = None
 
 
 class ServeOptions(_Options):

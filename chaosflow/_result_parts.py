@@ -126,6 +126,18 @@ def run_records(
         str(r["run_id"]): {str(k): v for k, v in r.items()}
         for r in stats[stats["case"] == case_id].to_dict("records")
     }
+    # Which version a canary's submission chose: in the submission's event (orchestrator
+    # events carry a detail; the checkers' protocol does not promise one).
+    submitted = (
+        (e.run_id, getattr(e, "detail", None) or {})
+        for e in outcome.history.events
+        if e.kind == "run_submitted"
+    )
+    canaries = {
+        run_id: bool(detail["canary"].get("taken"))
+        for run_id, detail in submitted
+        if isinstance(detail.get("canary"), dict)
+    }
     for run in outcome.runs:
         row = mine.get(run.run_id)
         state = str(run.state)
@@ -145,6 +157,17 @@ def run_records(
             error=run.failure.reason
             if run.failure is not None
             else (None if row is None else _text_or_none(row["error"])),
+            version=run.version,
+            canary=canaries.get(run.run_id),
+            priority=run.priority,
+            fallbacks=tuple(
+                sorted(
+                    name
+                    for name, step in run.steps.items()
+                    if str(step) in ("replaced", "replaced_indeterminate")
+                )
+            ),
+            stalled=run.stalled_at is not None,
         )
 
 

@@ -105,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
         help="inject a crash at a hook point (fault testing)",
     )
     worker.add_argument("--crash-mode", choices=["sigkill", "raise"], default="sigkill")
+    worker.add_argument(
+        "--health-interval",
+        type=float,
+        metavar="SECONDS",
+        help="print the process's health (workers, adaptive limits) as a JSON line this often",
+    )
 
     submit = verbs.add_parser("submit", help="submit a run; prints its id")
     store_args(submit)
@@ -485,7 +491,10 @@ def _worker(args: argparse.Namespace) -> int:
     worker = orchestrator.worker(worker_id=args.worker_id, lease_seconds=args.lease_seconds)
     stop_when = (lambda: orchestrator.unfinished_runs() == 0) if args.until_idle else None
     remaining = max(args.max_seconds - (time.monotonic() - started), 0.0)
-    handled = worker.run(max_seconds=remaining, stop_when=stop_when)
+    from ._health_lines import health_lines
+
+    with health_lines(orchestrator, worker.worker_id, args.health_interval):
+        handled = worker.run(max_seconds=remaining, stop_when=stop_when)
     print(json.dumps({"worker_id": worker.worker_id, "steps_handled": handled}))
     return EXIT_VALID
 

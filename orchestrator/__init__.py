@@ -4,7 +4,9 @@ The orchestrator knows nothing of chaos. It publishes typed hook events at every
 (:class:`HookPoint`); fault injectors and observers subscribe to them as plain callables.
 """
 
+from ._adaptive import Concurrency, Saturation, next_limit, slot_wait
 from ._breaker import BREAKER_TRANSITIONS, BreakerState, CircuitBreaker, next_breaker_state
+from ._canary import Canary, CanaryVerdict, canary_bucket, judge_window, takes_canary
 from ._clock import Clock, ManualClock, SystemClock
 from ._definition import Action, RetryPolicy, Step, StepContext, Workflow
 from ._errors import (
@@ -78,8 +80,11 @@ __all__ = [
     "BREAKER_TRANSITIONS",
     "BreakerState",
     "BusinessError",
+    "Canary",
+    "CanaryVerdict",
     "CircuitBreaker",
     "Clock",
+    "Concurrency",
     "Condition",
     "ContractViolation",
     "DefinitionError",
@@ -117,6 +122,7 @@ __all__ = [
     "STALL_POLICIES",
     "STEP_TRANSITIONS",
     "STORE_WAIT_SECONDS",
+    "Saturation",
     "SerializationError",
     "Stall",
     "Step",
@@ -140,19 +146,24 @@ __all__ = [
     "Workflow",
     "WorkflowFactory",
     "WorkflowRegistry",
+    "canary_bucket",
     "condition_from_dict",
     "create_app",
     "event_record",
     "idempotency_key",
     "import_workflow",
     "input_digest",
+    "judge_window",
     "masked_url",
     "next_breaker_state",
+    "next_limit",
     "next_run_state",
     "next_step_state",
     "rebuild_from_events",
     "serve_http",
+    "slot_wait",
     "store_wait_delays",
+    "takes_canary",
     "trace_id_for",
     "transition_graph",
     "workflow_factory",

@@ -10,7 +10,9 @@ from typing import Any
 
 import networkx as nx
 
+from ._adaptive import Concurrency
 from ._breaker import CircuitBreaker
+from ._canary import Canary, check_canary
 from ._clock import Clock
 from ._errors import ContractViolation, DefinitionError, SerializationError, StepTimeout
 from ._failures import qualified_name, resolve_error_type
@@ -123,6 +125,9 @@ class Step:
     # A deadline for the child run of a sub-workflow step, and what to do when it passes; see
     # ``_stall``.
     stall: Stall | None = None
+    # A slot of this dependency's adaptive limit on calls in flight (per process) before each
+    # call of the action; see ``_adaptive``.
+    concurrency: Concurrency | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -164,12 +169,27 @@ class Step:
                 f"Step {self.name!r}: rate_limit={self.rate_limit!r} is not a RateLimit; write "
                 "rate_limit=RateLimit('payment-api', rate=10, burst=2)."
             )
+        if self.concurrency is not None and not isinstance(self.concurrency, Concurrency):
+            raise DefinitionError(
+                f"Step {self.name!r}: concurrency={self.concurrency!r} is not a Concurrency; "
+                "write concurrency=Concurrency('payment-api', max=8, latency_target=0.5)."
+            )
         if self.stall is not None and (
             not isinstance(self.stall, Stall) or self.subworkflow is None
         ):
             raise DefinitionError(
                 f"Step {self.name!r}: stall={self.stall!r} needs a Stall on a sub-workflow step "
                 "(a deadline for its child run); an action step has timeout=... instead."
+            )
+        if (
+            self.stall is not None
+            and self.stall.policy == "fallback"
+            and (self.fallback is None or "timeout" not in self.fallback.on)
+        ):
+            raise DefinitionError(
+                f"Step {self.name!r}: stall policy 'fallback' takes the step's fallback when its "
+                "child run stalls, but the step declares no fallback for 'timeout'. Add "
+                "fallback=Fallback('other_step', on='timeout'), or use policy='cancel'."
             )
         if isinstance(self.after, str):
             # A lone string would be read as a tuple of characters.
@@ -223,15 +243,27 @@ class Workflow:
         retry_budget: int | None = None,
         priority: int = 0,
         stall: Stall | None = None,
+        canary: Canary | None = None,
     ) -> None:
         self.name = name
         self.version = version
+        # This version takes a share of new runs from an older one until it fails too often
+        # (see ``_canary``). Not part of the fingerprint: it says where new runs go, not how a
+        # run goes, so dropping it (promoting the version) keeps the same definition.
+        self.canary = check_canary(canary, name, version)
         # The priority of its runs unless a submit says otherwise (see ``_priorities``).
         self.priority = check_priority(priority, f"Workflow {name!r} v{version}")
         if stall is not None and not isinstance(stall, Stall):
             raise DefinitionError(
                 f"Workflow {name!r} v{version}: stall={stall!r} is not a Stall; write "
                 "stall=Stall(after=600, policy='cancel')."
+            )
+        if stall is not None and stall.policy == "fallback":
+            raise DefinitionError(
+                f"Workflow {name!r} v{version}: stall policy 'fallback' needs a step to take "
+                "the place of a stalled child run; declare it on the sub-workflow step "
+                "(Step(subworkflow=..., stall=Stall(..., policy='fallback'), fallback=...)). A "
+                "run's own stall can be 'cancel' or 'escalate'."
             )
         # A deadline for each of its runs (a child run: its step's, if the step declares one).
         self.stall = stall
@@ -346,6 +378,7 @@ class Workflow:
             f"{'~' + step.fallback.step + ','.join(step.fallback.on) if step.fallback else ''}"
             f"{'$' + repr(sorted(step.rate_limit.to_dict().items())) if step.rate_limit else ''}"
             f"{'@' + repr(sorted(step.stall.to_dict().items())) if step.stall else ''}"
+            f"{'%' + repr(sorted(step.concurrency.to_dict().items())) if step.concurrency else ''}"
             for name, step in sorted(self.steps.items())
         ]
         return ";".join(parts)

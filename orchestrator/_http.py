@@ -254,10 +254,12 @@ def build_app(
 
     @app.get("/health", responses=error_responses(413, 503), operation_id="health")
     def health() -> HealthBody:
-        """``ok`` when the store answers a query; 503 when it does not."""
+        """``ok`` when the store answers a query (503 when it does not), with this process's
+        workers (count, busy, idle, steps handled) and each dependency's adaptive concurrency
+        limit (limit, in flight, recent latency and error rate)."""
         with orchestrator.store.reading() as conn:
             conn.execute(text("SELECT 1"))
-        return HealthBody(status="ok")
+        return HealthBody.model_validate({"status": "ok", **orchestrator.health()})
 
     _document(app, orchestrator)
     return app

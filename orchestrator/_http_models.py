@@ -169,10 +169,38 @@ class EventBody(BaseModel):
     detail: dict[str, Any]
 
 
+class WorkerCounts(BaseModel):
+    """This process's workers: how many, how many busy with a step, and steps handled."""
+
+    count: int
+    busy: int
+    idle: int
+    steps_handled: int
+
+
+class LimitBody(BaseModel):
+    """One dependency's adaptive concurrency limit in this process (see ``_adaptive``)."""
+
+    limit: int
+    limit_exact: float
+    max: int
+    min: int
+    in_flight: int
+    saturated: bool
+    recent_latency_ms: float | None
+    recent_error_rate: float
+    samples: int
+    decreases: int
+    increases: int
+    lowest_limit: int
+
+
 class HealthBody(BaseModel):
-    """The answer to ``GET /health``."""
+    """The answer to ``GET /health``: the store answers, and this process's saturation."""
 
     status: str
+    workers: WorkerCounts | None = None
+    limits: dict[str, LimitBody] = {}
 
 
 class Problem(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, inspect, select, text, update
 
 from ._failures import StepError, cancel_record, decode_error, encode_error, failure_record
-from ._schema import MIGRATIONS, RUN_INDEXES, events, rate_limits, runs, steps
+from ._schema import MIGRATIONS, RUN_INDEXES, canaries, events, rate_limits, runs, steps
 
 _ACTION_FAILURES = ("step_failed", "step_retry_scheduled")
 _COMPENSATION_FAILURES = ("compensation_failed", "compensation_retry_scheduled")
@@ -133,5 +133,11 @@ def to_version_3(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE cf_runs ADD COLUMN {column} {kind}"))
 
 
+def to_version_4(conn: Connection) -> None:
+    """Canary versions: a table of the stopped ones. A version-3 store has none."""
+    canaries.create(conn, checkfirst=True)
+
+
 MIGRATIONS[2] = to_version_2
 MIGRATIONS[3] = to_version_3
+MIGRATIONS[4] = to_version_4

@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from ._adaptive import Saturation
+from ._canary import route_submit
 from ._clock import Clock, SystemClock
 from ._definition import Workflow
 from ._errors import (
@@ -81,6 +83,9 @@ class Orchestrator:
         self.clock = clock or SystemClock()
         self.hooks = hooks or Hooks()
         self.registry = WorkflowRegistry()
+        # This process's workers and adaptive concurrency limits, shared by every worker made
+        # here (see ``_adaptive``): what ``health()`` reports.
+        self.saturation = Saturation()
         if create_schema or must_exist:
             try:
                 self.store.create_schema(create=not must_exist)
@@ -198,15 +203,21 @@ class Orchestrator:
     ) -> bool:
         # Idempotent on run_id, so a retry after a lost acknowledgement creates nothing twice.
         with self.store.transaction() as tx:
+            # A canary version takes its share of new runs; the rest go to its stable version.
+            chosen = route_submit(tx, definition, run_id)
+            canary = definition.canary
             created = create_run(
                 tx,
                 self.registry,
-                definition,
+                chosen,
                 run_id,
                 payload,
                 now,
                 correlation_id=correlation_id,
                 priority=priority,
+                canary=None
+                if canary is None
+                else {"version": definition.version, "taken": chosen is definition},
             )
             if not created:
                 existing = tx.run(run_id)
@@ -325,7 +336,13 @@ class Orchestrator:
         """A worker over this orchestrator's store, registry, clock and hooks."""
         settings.setdefault("clock", self.clock)
         settings.setdefault("hooks", self.hooks)
+        settings.setdefault("saturation", self.saturation)
         return Worker(self.store, self.registry, **settings)
+
+    def health(self) -> dict[str, Any]:
+        """This process's workers (count, busy, idle, steps handled) and each dependency's
+        adaptive limit (limit, in flight, recent latency and error rate), as JSON-ready data."""
+        return self.saturation.health()
 
     def run_until_quiet(self, *, max_seconds: float = 60.0, **settings: Any) -> int:
         """Run one worker until every run is terminal or ``max_seconds`` pass; steps handled."""

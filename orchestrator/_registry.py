@@ -31,6 +31,8 @@ class WorkflowRegistry:
         self._workflows[workflow.key] = workflow
         for child in workflow.subworkflows():
             self.register(child)
+        if workflow.canary is not None:  # a submit may send a run to either version
+            self.register(workflow.canary.stable)
         return workflow
 
     def get(self, name: str, version: int | None = None) -> Workflow:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ._canary import declares_canaries, judge_canary
 from ._definition import Workflow
 from ._engine import (
     Plan,
@@ -70,8 +71,13 @@ def create_run(
     actor: str = "client",
     priority: int | None = None,
     stall: Stall | None = None,
+    canary: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Insert a run, log its submission and make its first steps ready; False if it exists."""
+    """Insert a run, log its submission and make its first steps ready; False if it exists.
+
+    ``canary`` (the canary version and whether this run took it) goes into the submission's
+    event, so the log says why a run got its version.
+    """
     created = tx.insert_run(
         {
             "run_id": run_id,
@@ -97,6 +103,8 @@ def create_run(
         }
         if parent:
             detail["parent"] = {"run_id": parent[0], "step": parent[1]}
+        if canary:
+            detail["canary"] = dict(canary)
         tx.append_event(run_id, "run_submitted", now, worker_id=actor, detail=detail)
         plan = on_submit(definition, {"input": dict(payload), "results": {}})
         write_plan(tx, registry, run_id, plan, RunState.RUNNING, now, actor)
@@ -160,6 +168,8 @@ def write_plan(
                 )
     if finished:
         settle_parent(tx, registry, run_id, run_state, now, actor)
+        if declares_canaries(registry):
+            judge_canary(tx, registry, run_id, now, actor)
     return finished
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The migration path: MIGRATIONS[n] turns a store at version n - 1 into version n. A store older
 # than SCHEMA_VERSION is migrated step by step inside one transaction when it is opened; a newer
@@ -29,6 +29,7 @@ SCHEMA_VERSION = 3
 # event ``run_compensated`` renamed ``run_rolled_back``), indexes for listing runs. 3 the
 # orchestration patterns' shared state: ``cf_rate_limits`` (a token bucket per named limit),
 # ``cf_runs.priority``, and a stall policy's ``deadline``, ``stall_policy`` and ``stalled_at``.
+# 4 ``cf_canaries``: each canary version's state (stopped or not).
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 
 # What the id columns hold; the HTTP API refuses longer ids before they reach the database.
@@ -122,6 +123,18 @@ rate_limits = Table(
     Column("name", String(128), primary_key=True),
     Column("tokens", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+)
+
+# A canary version's shared state: a row once its first run ended, locked by each judgement so
+# that two workers judge in turn; ``stopped_at`` set once it failed too often, which every
+# submitter reads (see _canary; version 4).
+canaries = Table(
+    "cf_canaries",
+    metadata,
+    Column("workflow", String(ID_LENGTH), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("stopped_at", Float),
+    Column("detail", Text, nullable=False, default="{}"),
 )
 
 Index("cf_steps_claimable", steps.c.state, steps.c.not_before)

@@ -14,6 +14,9 @@ applies the policy in one transaction, marking the run (``stalled_at``) so it fi
   step may never let it end): it fails at once as timed out, so the parent takes the step's
   fallback if one is declared for ``timeout``, and rolls back otherwise; the child's own
   rollback goes on by itself.
+- ``fallback``: ``cancel``, on a sub-workflow step that must declare a fallback for
+  ``timeout`` (checked when the step is defined): the stall always re-routes the parent, never
+  rolls it back.
 
 The decisions (:func:`due_stalls` is the query, :func:`stall_plan` the parent's plan) are pure
 apart from the transaction they run in.
@@ -34,7 +37,7 @@ if TYPE_CHECKING:
     from ._registry import WorkflowRegistry
     from ._store import StoreTransaction
 
-STALL_POLICIES = ("cancel", "escalate")
+STALL_POLICIES = ("cancel", "escalate", "fallback")
 # How often an idle worker looks for runs past their deadline (seconds of its clock).
 SWEEP_SECONDS = 1.0
 
@@ -56,8 +59,8 @@ class Stall:
         if self.policy not in STALL_POLICIES:
             raise DefinitionError(
                 f"Stall policy={self.policy!r} is not known; use one of "
-                f"{', '.join(STALL_POLICIES)} (a fallback is taken by 'cancel' on a sub-workflow "
-                "step whose Fallback covers 'timeout')."
+                f"{', '.join(STALL_POLICIES)} ('fallback' on a sub-workflow step whose Fallback "
+                "covers 'timeout'; a retry of a stalled child is not supported)."
             )
 
     def to_dict(self) -> dict[str, Any]:

@@ -290,6 +290,8 @@ def step_patterns(workflow: Workflow) -> dict[str, dict[str, Any]]:
             declared["rate_limit"] = step.rate_limit.to_dict()
         if step.stall is not None:
             declared["stall"] = step.stall.to_dict()
+        if step.concurrency is not None:
+            declared["concurrency"] = step.concurrency.to_dict()
         if declared:
             found[name] = declared
     return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -12,12 +11,13 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from ._adaptive import Saturation, WorkerSlots
 from ._breaker import admit
 from ._claims import Claim, idempotency_key
 from ._clock import Clock, SystemClock
-from ._definition import Step, StepContext, Workflow
+from ._definition import StepContext, Workflow
 from ._engine import on_compensate_completed
-from ._errors import ContractViolation, SerializationError, StepTimeout, StoreError
+from ._errors import StepTimeout, StoreError
 from ._failures import parent_rollback_record
 from ._hooks import HookEvent, HookPoint, Hooks
 from ._rate_limits import acquire
@@ -27,6 +27,7 @@ from ._runs import child_run_id, create_run, write_plan
 from ._runtime import Doorbell, Runtime, ThreadRuntime
 from ._stall import SWEEP_SECONDS, apply_stall, declares_stalls, due_stalls
 from ._states import RunState, StepState, next_step_state
+from ._step_checks import check_postcondition, check_precondition, encode_output
 from ._store import Store
 
 __all__ = ["FAILURE_LOGGER", "Claim", "Worker", "idempotency_key"]
@@ -58,6 +59,7 @@ class Worker(Recorder):
         seed: int | None = None,
         runtime: Runtime | None = None,
         doorbell: Doorbell | None = None,
+        saturation: Saturation | None = None,
     ) -> None:
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds={lease_seconds!r} must be positive.")
@@ -81,6 +83,8 @@ class Worker(Recorder):
         # due or a ring; without one it polls the store every ``poll_interval``.
         self.doorbell = doorbell
         self._next_sweep = float("-inf")  # when to look for stalled runs next (_stall)
+        # Its process's adaptive limits and health (_adaptive), shared with the other workers.
+        self.slots = WorkerSlots(saturation or Saturation(), self.worker_id)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -170,7 +174,8 @@ class Worker(Recorder):
         if claim is None:
             self._sweep_stalls()
             return False
-        self._execute(claim)
+        with self.slots.step():  # busy; a slot still held on the way out is given back
+            self._execute(claim)
         return True
 
     def _sweep_stalls(self) -> None:
@@ -241,21 +246,26 @@ class Worker(Recorder):
             return
         if not compensating and step.rate_limit is not None and not self._token_taken(claim):
             return
+        if not compensating and step.concurrency is not None and not self._slot_taken(claim):
+            return
         self._fire(
             HookPoint.BEFORE_COMPENSATION if compensating else HookPoint.BEFORE_ACTION, claim
         )
         try:
             if not compensating:
-                _check_precondition(step, context)
-            output = self._run_action(
-                claim,
-                context,
-                step.timeout,
-                lambda: self.hooks.intercept(context, lambda: action(context)),
+                check_precondition(step, context)
+            output = self.slots.timed(  # the call is a sample of its dependency's latency
+                self.clock.now,
+                lambda: self._run_action(
+                    claim,
+                    context,
+                    step.timeout,
+                    lambda: self.hooks.intercept(context, lambda: action(context)),
+                ),
             )
             if not compensating:
-                _check_postcondition(step, context, output)
-            encoded = None if compensating else _encode_output(claim, output)
+                check_postcondition(step, context, output)
+            encoded = None if compensating else encode_output(claim, output)
         except Exception as error:  # a step may raise anything; BaseException (a crash) unwinds
             self._record_failure(claim, error)
             return
@@ -347,6 +357,20 @@ class Worker(Recorder):
             self._defer(tx, claim, now, {"rate_limit": limit.name}, decision.retry_at)
         return False
 
+    def _slot_taken(self, claim: Claim) -> bool:
+        """Take a slot of the step's adaptive concurrency limit; without one, put the step back
+        for about the time a call in flight takes to free one, its attempt unspent."""
+        step = claim.workflow.steps[claim.step]
+        assert step.concurrency is not None
+        definite: Any = step.definite_errors
+        if self.slots.acquire(step.concurrency, definite):
+            return True
+        now = self.clock.now()
+        until = now + self.slots.saturation.wait_hint(step.concurrency)
+        with self.store.transaction() as tx:
+            self._defer(tx, claim, now, {"concurrency": step.concurrency.name}, until)
+        return False
+
     def _defer(
         self, tx: Any, claim: Claim, now: float, why: dict[str, Any], until: float | None
     ) -> None:
@@ -419,35 +443,6 @@ class Worker(Recorder):
         except Exception as error:  # a lost heartbeat only risks the lease, retried next beat
             log.warning("heartbeat for %s/%s failed: %s", claim.run_id, claim.step, error)
             return True
-
-
-def _encode_output(claim: Claim, output: Any) -> str:
-    try:
-        # Strict JSON: NaN and Infinity are not JSON, and no client could read them back.
-        return json.dumps(output, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise SerializationError(
-            f"Step {claim.step!r} of workflow {claim.workflow.name!r} returned a "
-            f"{type(output).__name__}, which cannot be stored as JSON ({error}). Return "
-            "JSON-serialisable data (dict, list, str, int, float, bool, None)."
-        ) from None
-
-
-def _check_precondition(step: Step, context: StepContext) -> None:
-    if step.precondition is not None and not step.precondition(context):
-        raise ContractViolation(
-            f"Precondition of step {step.name!r} does not hold for run {context.run_id!r}; the "
-            "step was not run. Check the run's input and the results it depends on.",
-            "precondition",
-        )
-
-
-def _check_postcondition(step: Step, context: StepContext, output: Any) -> None:
-    if step.postcondition is not None and not step.postcondition(context, output):
-        raise ContractViolation(
-            f"Postcondition of step {step.name!r} does not hold for its output {output!r} "
-            f"(run {context.run_id!r}, attempt {context.attempt})."
-        )
 
 
 def _timed_out(context: StepContext, timeout: float) -> StepTimeout:

@@ -7,12 +7,13 @@ are clipped here for display only; the JSON document always keeps them whole.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ._analysis import Summary
 from ._baseline import Comparison
 from ._load_model import LoadSection
+from ._model import RunRecord
 from ._schema import ResilienceResult
 
 NOT_APPLICABLE: Final = "n/a"
@@ -251,6 +252,39 @@ def comparison_rows(comparison: Comparison) -> list[tuple[str, str, str, str]]:
             "",
         )
     )
+    return rows
+
+
+def pattern_rows(runs: Sequence[RunRecord]) -> list[tuple[str, str]]:
+    """How the orchestration patterns acted on ``runs``: one row per pattern that did (none
+    when no run shows one, or the runs come from a chaosflow that did not record them)."""
+    rows: list[tuple[str, str]] = []
+    canary = [r for r in runs if r.canary is not None]
+    if canary:
+        taken = [r for r in canary if r.canary]
+        versions = sorted({r.version for r in taken if r.version is not None})
+        named = ", ".join(f"v{v}" for v in versions) or "the canary"
+        failed = sum(1 for r in taken if r.outcome != "completed")
+        rows.append(
+            ("canary", f"{len(taken)} of {len(canary)} on {named} ({failed} did not complete)")
+        )
+    fell_back = [r for r in runs if r.fallbacks]
+    if fell_back:
+        steps = counts(
+            {
+                s: sum(1 for r in fell_back if s in (r.fallbacks or ()))
+                for s in sorted({s for r in fell_back for s in (r.fallbacks or ())})
+            }
+        )
+        rows.append(("fallback taken", f"{len(fell_back)} ({steps})"))
+    stalled = [r for r in runs if r.stalled]
+    if stalled:
+        rows.append(("stall policy fired", str(len(stalled))))
+    priorities = [r.priority for r in runs if r.priority is not None]
+    if any(p != 0 for p in priorities):
+        rows.append(
+            ("priority", counts({str(p): priorities.count(p) for p in sorted(set(priorities))}))
+        )
     return rows
 
 

@@ -183,6 +183,19 @@ class RunRecord(Record):
     retries: Count | None = Field(None, description="claims beyond each step's first")
     compensations: Count | None = Field(None, description="compensations applied")
     error: str | None = Field(None, description="the last step error it logged, if any")
+    # The orchestration patterns as they acted on the run (null: not known, from an older
+    # chaosflow or a harness that did not say).
+    version: Count | None = Field(None, description="the workflow version it ran on")
+    canary: bool | None = Field(
+        None,
+        description="true when a canary version took it, false when a canary's stable version "
+        "did; null when its workflow had no canary",
+    )
+    priority: StrictInt | None = Field(None, description="its claim priority")
+    fallbacks: tuple[str, ...] | None = Field(
+        None, description="the steps it replaced by their fallback routes"
+    )
+    stalled: bool | None = Field(None, description="whether a stall policy fired on it")
 
 
 class StepStats(Record):

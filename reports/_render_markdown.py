@@ -151,6 +151,14 @@ def _faults(result: ResilienceResult) -> list[str]:
     return lines + ([f"... and {left} more faults in report.html.", ""] if left > 0 else [])
 
 
+def _patterns(result: ResilienceResult) -> list[str]:
+    """How the orchestration patterns acted on the runs, when any did."""
+    rows = display.pattern_rows(result.runs)
+    if not rows:
+        return []
+    return ["### Orchestration patterns", "", *_table(("pattern", "runs"), _plain_rows(rows))]
+
+
 def render_markdown(result: ResilienceResult, *, comparison: Comparison | None = None) -> str:
     """The Markdown report of ``result``; with ``comparison``, the baseline's verdict on it."""
     lines = _headline(result) + _error(result)
@@ -177,6 +185,7 @@ def render_markdown(result: ResilienceResult, *, comparison: Comparison | None =
 
     lines += ["## Figures", ""]
     lines += _table(("metric", "value"), _plain_rows(display.summary_rows(summary(result))))
+    lines += _patterns(result)
     if result.load is not None:
         lines += ["### Load", ""]
         lines += _table(("metric", "value"), _plain_rows(display.load_rows(result.load)))

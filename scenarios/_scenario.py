@@ -54,6 +54,9 @@ class Scenario:
     # "inputs": [...], "options": {...}} (each part optional). The replay token carries it, so
     # ``scenarios._strategies.scenario_from_token`` can rebuild the exact case.
     generated: Mapping[str, Any] | None = None
+    # Seconds between one submission and the next (virtual in the simulation): a stream of
+    # runs rather than a batch, for patterns that act on later submissions (a canary stops).
+    submit_interval: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.invariants:
@@ -70,6 +73,11 @@ class Scenario:
         if not self.inputs:
             raise ScenarioDefinitionError(
                 f"Scenario {self.name!r} submits no run. Give it at least one input."
+            )
+        if not 0 <= self.submit_interval < float("inf"):
+            raise ScenarioDefinitionError(
+                f"Scenario {self.name!r}: submit_interval={self.submit_interval!r} must be a "
+                "number of seconds >= 0."
             )
         if self.workers < 1:
             raise ScenarioDefinitionError(
@@ -128,6 +136,8 @@ class Scenario:
                 "heal_after": self.heal_after,
                 "progress_bound": self.progress_bound,
                 "routes": {k: list(v) for k, v in self.routes.items()},
+                # Only when set, so the tokens of cases without it stay as they were.
+                **({"submit_interval": self.submit_interval} if self.submit_interval else {}),
             },
         }
         try:

@@ -216,10 +216,25 @@ def run_pattern_block(body: str, tmp_path: Path) -> None:
     orch.register(order_saga)
     orch.register(booking)
     namespace.update(orch=orch, order_saga=order_saga, booking=booking, Stall=Stall, Step=Step)
+    orders_v1 = Workflow("orders", [Step("charge", noop)])
+    namespace.update(orders_v1=orders_v1, new_steps=[Step("charge", noop)])
     exec(compile(body, "README pattern block", "exec"), namespace)
     if "priority=10" in body:
         (run,) = orch.runs()
         assert orch.status(run.run_id).priority == 10
+    if "concurrency=" in body:
+        # The limit shows in the health once a worker of this process has used it.
+        step = namespace["Step"]("charge", noop, concurrency=namespace["PAYMENT_API"])  # type: ignore[operator]
+        orch.submit(Workflow("paced", [step]), {})
+        orch.run_until_quiet(max_seconds=30)
+        limits = orch.health()["limits"]
+        assert limits["payment-api"]["limit"] == 16 and limits["payment-api"]["samples"] == 1
+    if "canary=" in body:
+        from orchestrator import canary_bucket
+
+        (run,) = orch.runs()
+        assert run.version == (2 if canary_bucket(run.run_id) < 0.1 else 1)
+        assert ("orders", 1) in orch.registry and ("orders", 2) in orch.registry
 
 
 def check_quoted_code(body: str, path: str) -> None:
@@ -315,6 +330,14 @@ CHECKS: dict[str, tuple[str, Check]] = {
     ),
     "orch.submit(order_saga": ("python", lambda b, tmp_path, **_: run_pattern_block(b, tmp_path)),
     'Step("ship", subworkflow=booking': (
+        "python",
+        lambda b, tmp_path, **_: run_pattern_block(b, tmp_path),
+    ),
+    "from orchestrator import Concurrency, Step": (
+        "python",
+        lambda b, tmp_path, **_: run_pattern_block(b, tmp_path),
+    ),
+    "from orchestrator import Canary, Workflow": (
         "python",
         lambda b, tmp_path, **_: run_pattern_block(b, tmp_path),
     ),

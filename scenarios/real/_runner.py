@@ -271,10 +271,13 @@ def _run(
         runs=scenario.run_ids(),
     )
     local = {whole: index for index, (whole, _) in enumerate(mine)}
-    acknowledged = [
-        orchestrator.submit(scenario.workflow, payload, run_id=run_id)
-        for payload, run_id in zip(scenario.inputs, scenario.run_ids(), strict=True)
-    ]
+    acknowledged = []
+    for index, (payload, run_id) in enumerate(
+        zip(scenario.inputs, scenario.run_ids(), strict=True)
+    ):
+        if index and scenario.submit_interval:
+            time.sleep(scenario.submit_interval)  # a stream of submissions, as the file asks
+        acknowledged.append(orchestrator.submit(scenario.workflow, payload, run_id=run_id))
     settle: dict[str, Any] = {}
     probed: list[dict[str, Any]] = []
     try:

@@ -116,7 +116,9 @@ def _simulate(
     refused: list[str] = []
 
     def client() -> None:
-        for run_id, payload in zip(run_ids, scenario.inputs, strict=True):
+        for index, (run_id, payload) in enumerate(zip(run_ids, scenario.inputs, strict=True)):
+            if index and scenario.submit_interval:
+                world.sleep(scenario.submit_interval)
             try:
                 acknowledged.append(orchestrator.submit(scenario.workflow, payload, run_id=run_id))
             except Exception as error:  # not acknowledged: the client saw the store fail

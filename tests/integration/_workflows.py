@@ -6,7 +6,16 @@ import os
 import time
 from typing import Any
 
-from orchestrator import RateLimit, RetryPolicy, Step, StepContext, Workflow
+from orchestrator import (
+    BusinessError,
+    Canary,
+    Concurrency,
+    RateLimit,
+    RetryPolicy,
+    Step,
+    StepContext,
+    Workflow,
+)
 from scenarios import RecordingService, service
 
 payment = RecordingService("payment")
@@ -90,4 +99,64 @@ retry_storm = Workflow(
             rate_limit=STORM_LIMIT,
         ),
     ],
+)
+
+
+# A canary release gone wrong: version 2 of "orders" takes half the new runs, and its charge
+# refuses every card (a definite failure); version 1 charges. Both reserve stock first, which a
+# failed run gives back.
+_stock, _payments = RecordingService("stock"), RecordingService("payments")
+
+
+class CardRefused(BusinessError):
+    """Version 2's bug: every card is refused."""
+
+
+def _reserve(ctx: StepContext) -> dict[str, Any]:
+    return _stock.apply(ctx, order=ctx.input["order"])
+
+
+def _charge(ctx: StepContext) -> dict[str, Any]:
+    return _payments.apply(ctx, order=ctx.input["order"])
+
+
+def _charge_v2(ctx: StepContext) -> dict[str, Any]:
+    raise CardRefused(f"v2 cannot charge order {ctx.input['order']}")
+
+
+def _order_steps(charge: Any) -> list[Step]:
+    return [
+        Step("reserve", _reserve, lambda ctx: _stock.compensate(ctx)),
+        Step(
+            "charge",
+            charge,
+            lambda ctx: _payments.compensate(ctx),
+            after=("reserve",),
+            definite_errors=(CardRefused,),
+        ),
+    ]
+
+
+orders_v1 = Workflow("orders", _order_steps(_charge))
+orders_canary = Workflow(
+    "orders",
+    _order_steps(_charge_v2),
+    version=2,
+    canary=Canary(stable=orders_v1, share=0.5, max_failure_rate=0.2, window=10),
+)
+
+
+# Calls of a dependency that answers in a quarter of a second, under an adaptive limit: what a
+# worker's health lines report.
+_paced_api = RecordingService("paced-api")
+
+
+def _paced_call(ctx: StepContext) -> dict[str, Any]:
+    time.sleep(0.25)
+    return _paced_api.apply(ctx)
+
+
+paced_calls = Workflow(
+    "paced",
+    [Step("call", _paced_call, concurrency=Concurrency("paced-api", max=4, latency_target=0.1))],
 )

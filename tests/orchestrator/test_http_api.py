@@ -156,7 +156,10 @@ def test_health_is_ok_and_503_when_the_store_is_gone(
     folder.mkdir()
     orch = Orchestrator(f"sqlite:///{folder / 'store.db'}")
     with TestClient(create_app(orch)) as client:
-        assert client.get("/health").json() == {"status": "ok"}
+        health = client.get("/health").json()
+        assert health["status"] == "ok"
+        assert health["workers"] == {"count": 0, "busy": 0, "idle": 0, "steps_handled": 0}
+        assert health["limits"] == {}
         orch.store.dispose()
         shutil.rmtree(folder)  # SQLite cannot open a file in a folder that is gone
         response = client.get("/health")
@@ -207,7 +210,8 @@ def test_a_real_server_runs_a_submitted_order_to_completion(tmp_path: Path) -> N
     )
     try:
         with httpx.Client(base_url=url, timeout=60) as http:
-            assert http.get("/health").json() == {"status": "ok"}
+            health = http.get("/health").json()
+            assert health["status"] == "ok", health
             submitted = http.post("/runs", json={"workflow": "order", "input": ORDER})
             assert submitted.status_code == 202
             run_id = submitted.json()["run_id"]
@@ -219,6 +223,9 @@ def test_a_real_server_runs_a_submitted_order_to_completion(tmp_path: Path) -> N
                     break
                 time.sleep(0.1)
             assert state == "completed"
+            # The server's worker thread shows in its health: one worker, its steps counted.
+            workers = http.get("/health").json()["workers"]
+            assert workers["count"] == 1 and workers["steps_handled"] >= 3, workers
     finally:
         code = stop_server(process)
     errors = (tmp_path / "server.err").read_text()

@@ -159,7 +159,7 @@ def test_a_version_1_store_reads_back_with_the_new_names_and_records(store_url: 
     try:
         with orch.store.engine.connect() as conn:
             version = conn.execute(select(meta.c.value)).scalar()
-        assert version == str(SCHEMA_VERSION) == "3"
+        assert version == str(SCHEMA_VERSION) == "4"
 
         rolled = orch.status("old-rolled")
         assert rolled.state == RunState.ROLLED_BACK
@@ -213,7 +213,7 @@ def test_a_version_2_store_gains_the_rate_limit_table_and_keeps_its_runs(store_u
         store.create_schema(create=False)
         assert inspect(store.engine).has_table("cf_rate_limits")
         with store.engine.connect() as conn:
-            assert conn.execute(select(meta.c.value)).scalar() == "3"
+            assert conn.execute(select(meta.c.value)).scalar() == str(SCHEMA_VERSION)
     finally:
         store.dispose()
     orch = Orchestrator(store_url)
@@ -224,5 +224,32 @@ def test_a_version_2_store_gains_the_rate_limit_table_and_keeps_its_runs(store_u
         new_run = orch.submit(limited, {})
         orch.run_until_quiet(max_seconds=30)
         assert orch.status(new_run).state == RunState.COMPLETED
+    finally:
+        orch.store.dispose()
+
+
+def test_a_version_3_store_gains_the_canary_table_and_keeps_its_runs(store_url: str) -> None:
+    wf = Workflow("old", [Step("a", lambda ctx: "a")])
+    orch = Orchestrator(store_url)
+    run_id = orch.submit(wf, {})
+    orch.store.dispose()
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE cf_canaries"))
+        conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="3"))
+    engine.dispose()
+    store = Store(store_url)
+    try:
+        store.create_schema(create=False)  # as a reader opens it: the migration alone
+        assert inspect(store.engine).has_table("cf_canaries")
+        with store.engine.connect() as conn:
+            assert conn.execute(select(meta.c.value)).scalar() == "4"
+    finally:
+        store.dispose()
+    orch = Orchestrator(store_url)
+    try:
+        orch.register(wf)
+        orch.run_until_quiet(max_seconds=30)
+        assert orch.status(run_id).state == RunState.COMPLETED
     finally:
         orch.store.dispose()

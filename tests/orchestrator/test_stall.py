@@ -209,3 +209,27 @@ def test_a_child_whose_action_never_returns_does_not_hold_its_parent(
     drive(orch, clock, lambda: orch.status(f"{run_id}.ship").terminal, 120)
     assert orch.status(f"{run_id}.ship").state == RunState.CANCELLED
     assert orch.status(run_id).state == RunState.ROLLED_BACK  # the late end changed nothing
+
+
+def test_the_fallback_policy_is_checked_when_defined_and_takes_the_fallback(
+    make_orchestrator: OrchestratorFactory,
+) -> None:
+    with pytest.raises(DefinitionError, match=r"declares no fallback for 'timeout'"):
+        trip(Services(), Stall(after=30, policy="fallback"))
+    with pytest.raises(DefinitionError, match=r"stall policy 'fallback' needs a step"):
+        Workflow("w", [Step("a", lambda ctx: None)], stall=Stall(after=1, policy="fallback"))
+    clock = ManualClock(0.0)
+    services = Services()
+    orch = make_orchestrator(clock=clock)
+    run_id = orch.submit(trip(services, Stall(after=30, policy="fallback"), fallback=True), {})
+    drive(orch, clock, lambda: orch.status(run_id).terminal, 300)
+    status = orch.status(run_id)
+    assert status.state == RunState.COMPLETED
+    assert status.steps["ship"] == StepState.REPLACED_INDETERMINATE
+    assert status.steps["ship_other"] == StepState.COMPLETED
+    assert services.applied == ["reserve", "other"] and services.undone == []
+    child_id = f"{run_id}.ship"
+    assert orch.status(child_id).state == RunState.CANCELLED
+    (detected,) = [e for e in orch.events(child_id) if e.kind == "stall_detected"]
+    assert detected.detail["policy"] == "fallback"
+    assert [e.step for e in orch.events(run_id) if e.kind == "fallback_taken"] == ["ship_other"]
