@@ -96,7 +96,9 @@ def table(result: dict[str, Any]) -> str:
     if "worker_rss" in measured:
         rss = measured["worker_rss"]["sqlite"]
         lines.append(
-            f"worker RSS over {rss['steps']} steps: {rss['rss_after_warmup_mb']} -> "
-            f"{rss['rss_end_mb']} MB"
+            f"worker RSS over {rss['steps']} steps: first sample {rss['rss_first_mb']} MB, "
+            f"last {rss['rss_last_mb']} MB ({rss['growth_first_to_last_mb']:+g} MB; after "
+            f"{rss['warmup_steps']} steps of warm-up {rss['rss_after_warmup_mb']} MB, "
+            f"{rss['growth_mb']:+g} MB since)"
         )
     return "\n".join(lines)

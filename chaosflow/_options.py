@@ -43,6 +43,7 @@ class WorkerOptions(_Options):
     max_seconds: Annotated[float, _seconds(gt=0, le=MAX_WORKER_SECONDS)] = 3600.0
     crash_nth: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     health_interval: Annotated[float, _seconds(gt=0, le=86_400)] | None = None
+    concurrency: Annotated[int, Field(ge=1, le=MAX_THREADS)] = 1
 
 
 class ServeOptions(_Options):

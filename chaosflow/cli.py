@@ -100,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--worker-id")
     worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="worker loops in this process, whose runs share commits (default 1)",
+    )
+    worker.add_argument(
         "--crash-at",
         metavar="POINT[:STEP[:NTH]]",
         help="inject a crash at a hook point (fault testing)",
@@ -193,12 +199,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-def _orchestrator(args: argparse.Namespace, *, must_exist: bool = False) -> Any:
+def _orchestrator(
+    args: argparse.Namespace, *, must_exist: bool = False, concurrency: int = 1
+) -> Any:
     from orchestrator import Orchestrator, OrchestratorError, import_workflow
 
     try:
         # Reading verbs must not leave an empty store behind at a mistyped URL.
-        orchestrator = Orchestrator(args.db, must_exist=must_exist)
+        orchestrator = Orchestrator(args.db, must_exist=must_exist, concurrency=concurrency)
         for spec in getattr(args, "workflow", None) or []:
             orchestrator.register(import_workflow(spec))
     except OrchestratorError as error:
@@ -460,14 +468,22 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from orchestrator import Orchestrator, OrchestratorError, StoreUnavailable, import_workflow
+    from orchestrator import (
+        Orchestrator,
+        OrchestratorError,
+        StoreUnavailable,
+        WorkerPool,
+        import_workflow,
+    )
 
     if not 0 <= args.store_wait < float("inf"):
         raise UsageError(f"--store-wait={args.store_wait!r} must be a number of seconds >= 0.")
     wait = min(args.store_wait, args.max_seconds)  # the wait is part of the worker's time
     started = time.monotonic()
     try:
-        orchestrator = Orchestrator.open_waiting(args.db, wait_seconds=wait)
+        orchestrator = Orchestrator.open_waiting(
+            args.db, wait_seconds=wait, concurrency=args.concurrency
+        )
         for spec in args.workflow:
             orchestrator.register(import_workflow(spec))
     except StoreUnavailable as error:
@@ -488,14 +504,17 @@ def _worker(args: argparse.Namespace) -> int:
         orchestrator.hooks.add_listener(
             CrashAt(point, step or None, int(nth or 1), args.crash_mode)  # NTH checked already
         )
-    worker = orchestrator.worker(worker_id=args.worker_id, lease_seconds=args.lease_seconds)
+    pool = WorkerPool(
+        orchestrator, args.concurrency, worker_id=args.worker_id, lease_seconds=args.lease_seconds
+    )
     stop_when = (lambda: orchestrator.unfinished_runs() == 0) if args.until_idle else None
     remaining = max(args.max_seconds - (time.monotonic() - started), 0.0)
     from ._health_lines import health_lines
 
-    with health_lines(orchestrator, worker.worker_id, args.health_interval):
-        handled = worker.run(max_seconds=remaining, stop_when=stop_when)
-    print(json.dumps({"worker_id": worker.worker_id, "steps_handled": handled}))
+    with health_lines(orchestrator, pool.worker_id, args.health_interval):
+        handled = pool.run(max_seconds=remaining, stop_when=stop_when)
+    ids = [worker.worker_id for worker in pool.workers]
+    print(json.dumps({"worker_id": pool.worker_id, "workers": ids, "steps_handled": handled}))
     return EXIT_VALID
 
 
@@ -578,7 +597,8 @@ def _serve(args: argparse.Namespace) -> int:
         token = resolve_token(args)
     except TokenError as error:
         raise UsageError(str(error)) from None
-    orchestrator = _orchestrator(args)
+    # Several worker threads on SQLite share commits (group commit); see Orchestrator.
+    orchestrator = _orchestrator(args, concurrency=max(args.workers, 1))
     try:
         serve_http(
             orchestrator,

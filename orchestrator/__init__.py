@@ -27,10 +27,12 @@ from ._errors import (
 )
 from ._failures import RunFailure, StepError
 from ._fallbacks import FALLBACK_CAUSES, Fallback
+from ._heartbeats import Heartbeats
 from ._hooks import Hook, HookEvent, HookPoint, Hooks, Interceptor, trace_id_for
 from ._http import HTTP_LOGGER, MAX_BODY_BYTES, create_app
 from ._observe import EVENT_LOGGER, JsonEventLog, OpenTelemetryEvents, event_record
 from ._orchestrator import STORE_WAIT_SECONDS, Orchestrator, input_digest, store_wait_delays
+from ._pool import MAX_CONCURRENCY, WorkerPool, check_concurrency
 from ._rate_limits import RateLimit
 from ._registry import WorkflowFactory, WorkflowRegistry, import_workflow, workflow_factory
 from ._replay import rebuild_from_events
@@ -95,6 +97,7 @@ __all__ = [
     "FALLBACK_CAUSES",
     "Fallback",
     "HTTP_LOGGER",
+    "Heartbeats",
     "Hook",
     "HookEvent",
     "HookPoint",
@@ -103,6 +106,7 @@ __all__ = [
     "Interceptor",
     "JsonEventLog",
     "MAX_BODY_BYTES",
+    "MAX_CONCURRENCY",
     "ManualClock",
     "Not",
     "OpenTelemetryEvents",
@@ -143,10 +147,12 @@ __all__ = [
     "UnknownRun",
     "When",
     "Worker",
+    "WorkerPool",
     "Workflow",
     "WorkflowFactory",
     "WorkflowRegistry",
     "canary_bucket",
+    "check_concurrency",
     "condition_from_dict",
     "create_app",
     "event_record",

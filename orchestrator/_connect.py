@@ -44,13 +44,16 @@ def _configure_sqlite(engine: Engine, *, durable: bool, lock_timeout: float) -> 
         connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
-def create_store_engine(url: str, *, durable: bool = True, lock_timeout: float = 30.0) -> Engine:
+def create_store_engine(
+    url: str, *, durable: bool = True, lock_timeout: float = 30.0, connections: int = 5
+) -> Engine:
     """An engine for ``url``, set up for durability (SQLite) or for many workers (PostgreSQL).
 
     ``durable=False`` (SQLite) commits without fsync, and ``lock_timeout=0`` makes a writer that
     finds the database locked fail at once instead of waiting: both are for the simulation,
     where durability is modelled rather than measured, and where a wait must be a retry on the
-    virtual clock (a blocked thread would stop the whole simulated world).
+    virtual clock (a blocked thread would stop the whole simulated world). ``connections`` is
+    how many PostgreSQL connections the pool keeps open (five more may be opened for a moment).
     """
     try:
         parsed = make_url(url)
@@ -76,7 +79,7 @@ def create_store_engine(url: str, *, durable: bool = True, lock_timeout: float =
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
         # No pre-ping: a lost connection surfaces as an OperationalError that the worker retries.
-        return create_engine(parsed, pool_pre_ping=False, pool_size=5, max_overflow=5)
+        return create_engine(parsed, pool_pre_ping=False, pool_size=connections, max_overflow=5)
     raise StoreError(
         f"Store URL {masked_url(url)!r} uses backend {backend!r}; chaosflow supports 'sqlite' and "
         "'postgresql'."

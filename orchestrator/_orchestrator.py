@@ -20,6 +20,7 @@ from ._errors import (
     StoreUnavailable,
     UnknownRun,
 )
+from ._group_commit import shares_commits
 from ._hooks import HookEvent, HookPoint, Hooks
 from ._priorities import check_priority
 from ._registry import WorkflowRegistry
@@ -72,14 +73,26 @@ class Orchestrator:
         hooks: Hooks | None = None,
         create_schema: bool = True,
         must_exist: bool = False,
+        concurrency: int = 1,
+        group_commit: bool | None = None,
     ) -> None:
         """Open the store at ``store`` (a URL or a :class:`Store`).
+
+        ``concurrency`` says how many workers this process runs on a store opened from a URL
+        (:class:`WorkerPool`): on SQLite several share commits (group commit, as
+        ``group_commit=True`` forces anywhere), on PostgreSQL each keeps a connection of its own
+        (the server already shares WAL flushes between connections, and one shared connection
+        would serialise their round trips: see ``docs/performance.md``).
 
         The schema is created when missing (``create_schema``) and an older one migrated; with
         ``must_exist=True`` a store that does not exist raises :class:`StoreNotFound` instead of
         being created, which is what reading commands (status, runs, events) want.
         """
-        self.store = Store(store) if isinstance(store, str) else store
+        if isinstance(store, str):
+            shared = shares_commits(store, concurrency) if group_commit is None else group_commit
+            self.store = Store(store, group_commit=shared, connections=max(5, concurrency + 2))
+        else:
+            self.store = store
         self.clock = clock or SystemClock()
         self.hooks = hooks or Hooks()
         self.registry = WorkflowRegistry()

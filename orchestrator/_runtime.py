@@ -1,10 +1,12 @@
 """How the orchestrator runs work beside a worker's own loop, and how idle workers are woken.
 
-A worker runs each action in a task of its own, so that it can keep the lease alive and decide a
-timeout while the action runs; idle workers wait on a doorbell that a commit making work
-claimable rings. The :class:`Runtime` is the seam: :class:`ThreadRuntime` uses threads and real
-waits; a simulation gives its own, whose tasks are cooperative and whose waits are in virtual
-time, so nothing in it depends on the machine's speed.
+A worker runs an action that has a timeout in a task of its own, so that it can decide the
+timeout while the action runs (an action without one runs on the worker's own thread); a
+*service* task per process keeps the leases alive (``_heartbeats``); idle workers wait on a
+doorbell that a commit making work claimable rings. The :class:`Runtime` is the seam:
+:class:`ThreadRuntime` uses threads and real waits; a simulation gives its own, whose tasks are
+cooperative and whose waits are in virtual time, so nothing in it depends on the machine's
+speed.
 """
 
 from __future__ import annotations
@@ -39,10 +41,22 @@ class Doorbell(Protocol):
 
 
 class Runtime(Protocol):
-    """Starts tasks and makes doorbells: threads for real, cooperative tasks in a simulation."""
+    """Starts tasks and makes doorbells: threads for real, cooperative tasks in a simulation.
+
+    With ``inline_actions`` a worker runs an action without a timeout on its own thread instead
+    of in a task (``_actions``). A simulation says False: it counts a worker's calls in flight
+    by their tasks.
+    """
+
+    inline_actions: bool
 
     def spawn(self, target: Callable[[], None], *, name: str) -> Task:
-        """Start ``target`` beside the caller."""
+        """Start ``target`` beside the caller (an action)."""
+        ...
+
+    def spawn_service(self, target: Callable[[], None], *, name: str) -> Task:
+        """Start ``target`` beside the caller as a service of its process (the heartbeat): not
+        an action, so a simulation does not wait for it to end."""
         ...
 
     def doorbell(self) -> Doorbell:
@@ -93,6 +107,9 @@ class ThreadRuntime:
     (a thread cannot be killed), and the next call gets another.
     """
 
+    # An action without a timeout runs on the worker's own thread: nothing needs to watch it.
+    inline_actions = True
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._idle: list[_Carrier] = []
@@ -105,6 +122,19 @@ class ThreadRuntime:
         if carrier is None:
             carrier = _Carrier(self)
         carrier.hand(target, task)
+        return task
+
+    def spawn_service(self, target: Callable[[], None], *, name: str) -> Task:
+        """Run ``target`` on a daemon thread of its own (a service lives long: not pooled)."""
+        task = _PooledTask()
+
+        def serve() -> None:
+            try:
+                target()
+            finally:
+                task._done.set()
+
+        threading.Thread(target=serve, name=f"chaosflow-{name}", daemon=True).start()
         return task
 
     def _rest(self, carrier: _Carrier) -> None:

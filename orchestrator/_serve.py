@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from ._http import HTTP_LOGGER, build_app
 from ._orchestrator import Orchestrator
+from ._pool import MAX_CONCURRENCY, WorkerPool
 from ._worker import FAILURE_LOGGER
 
 _FOREVER = 10.0**9  # seconds: "until stopped" for a worker loop that needs a bound
@@ -84,7 +85,9 @@ def serve_http(
     log_json: bool = True,
     docs: bool = False,
 ) -> None:
-    """Serve the HTTP API in the foreground, with ``workers`` worker threads beside it.
+    """Serve the HTTP API in the foreground, with ``workers`` worker threads beside it (a
+    :class:`WorkerPool`: for several, open the orchestrator with ``group_commit=True`` so that
+    their runs share commits).
 
     With ``log_json`` each request and each step failure is logged to stderr as a JSON line.
     Without a token the server answers only requests whose Host header names the address it
@@ -104,8 +107,10 @@ def serve_http(
         )
     if not 0 <= port <= 65535:
         raise ValueError(f"port={port!r} is not a TCP port; pass 0..65535 (0 picks a free one).")
-    if workers < 0:
-        raise ValueError(f"workers={workers!r} is negative; pass 0 or more worker threads.")
+    if not 0 <= workers <= MAX_CONCURRENCY:
+        raise ValueError(
+            f"workers={workers!r} is out of range; pass 0 to {MAX_CONCURRENCY} worker threads."
+        )
     if max_seconds is not None and not max_seconds > 0:
         raise ValueError(f"max_seconds={max_seconds!r} must be positive, or None to run on.")
     stop = threading.Event()
@@ -114,8 +119,10 @@ def serve_http(
 
     def work() -> None:
         try:
-            worker = orchestrator.worker(lease_seconds=lease_seconds)
-            worker.run(max_seconds=_FOREVER, stop_event=stop)
+            # The workers share a heartbeat, a doorbell and (on a group-committing store, as
+            # `chaosflow serve --workers N` opens it) their commits.
+            pool = WorkerPool(orchestrator, workers, lease_seconds=lease_seconds)
+            pool.run(max_seconds=_FOREVER, stop_event=stop)
         except BaseException as error:  # recorded and re-raised by serve_http
             failures.append(error)
             if server is not None:
@@ -125,10 +132,8 @@ def serve_http(
     async def with_workers(_app: FastAPI) -> AsyncIterator[None]:
         # Workers live in the app's lifespan, so uvicorn stops them before it exits, even when
         # it re-raises SIGTERM/SIGINT after a graceful shutdown.
-        threads = [
-            threading.Thread(target=work, name=f"chaosflow-http-worker-{n}", daemon=True)
-            for n in range(workers)
-        ]
+        threads = [threading.Thread(target=work, name="chaosflow-http-workers", daemon=True)]
+        threads = threads if workers else []
         for thread in threads:
             thread.start()
         try:

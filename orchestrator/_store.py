@@ -71,11 +71,15 @@ class Store:
         durable: bool = True,
         lock_timeout: float = 30.0,
         group_commit: bool = False,
+        connections: int = 5,
     ) -> None:
         """Open the store at ``url``. With ``group_commit``, the transactions of this process's
-        threads share commits (see ``_group_commit``): for many workers in one process."""
+        threads share commits (see ``_group_commit``): for many workers in one process on
+        SQLite. ``connections``: the PostgreSQL connections kept open (one per worker thread)."""
         self.url = url
-        self.engine = create_store_engine(url, durable=durable, lock_timeout=lock_timeout)
+        self.engine = create_store_engine(
+            url, durable=durable, lock_timeout=lock_timeout, connections=connections
+        )
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._driver = DriverStatements(self.engine.dialect)
         self._commit_listeners: list[Callable[[], None]] = []

@@ -11,14 +11,16 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from ._actions import check_postcondition, check_precondition, encode_output, run_action
 from ._adaptive import Saturation, WorkerSlots
 from ._breaker import admit
 from ._claims import Claim, idempotency_key
 from ._clock import Clock, SystemClock
 from ._definition import StepContext, Workflow
 from ._engine import on_compensate_completed
-from ._errors import StepTimeout, StoreError
+from ._errors import StoreError
 from ._failures import parent_rollback_record
+from ._heartbeats import Heartbeats
 from ._hooks import HookEvent, HookPoint, Hooks
 from ._rate_limits import acquire
 from ._recording import FAILURE_LOGGER, Recorder
@@ -27,7 +29,6 @@ from ._runs import child_run_id, create_run, write_plan
 from ._runtime import Doorbell, Runtime, ThreadRuntime
 from ._stall import SWEEP_SECONDS, apply_stall, declares_stalls, due_stalls
 from ._states import RunState, StepState, next_step_state
-from ._step_checks import check_postcondition, check_precondition, encode_output
 from ._store import Store
 
 __all__ = ["FAILURE_LOGGER", "Claim", "Worker", "idempotency_key"]
@@ -36,8 +37,6 @@ log = logging.getLogger("chaosflow.orchestrator")
 
 # The shortest idle wait: a due time that has just passed is claimable in the next round.
 _MIN_IDLE_WAIT = 0.001
-# How close to a step's deadline counts as reaching it.
-_EPSILON = 1e-9
 # The first wait after the store failed a claim; it doubles up to two seconds.
 _STORE_BACKOFF = 0.05
 
@@ -60,6 +59,7 @@ class Worker(Recorder):
         runtime: Runtime | None = None,
         doorbell: Doorbell | None = None,
         saturation: Saturation | None = None,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds={lease_seconds!r} must be positive.")
@@ -82,6 +82,17 @@ class Worker(Recorder):
         # With a doorbell (rung by commits in this process), an idle worker sleeps until work is
         # due or a ring; without one it polls the store every ``poll_interval``.
         self.doorbell = doorbell
+        # One beat per process keeps every lease its workers hold alive (``_heartbeats``):
+        # workers of one process may share theirs; a worker without one gets its own.
+        if heartbeats is not None and heartbeats.lease_seconds != lease_seconds:
+            raise ValueError(
+                f"lease_seconds={lease_seconds!r} differs from the shared heartbeats' "
+                f"lease_seconds={heartbeats.lease_seconds!r}; give workers that share "
+                "heartbeats the same lease."
+            )
+        self.heartbeats = heartbeats or Heartbeats(
+            store, self.clock, self.runtime, lease_seconds=lease_seconds, interval=heartbeat
+        )
         self._next_sweep = float("-inf")  # when to look for stalled runs next (_stall)
         # Its process's adaptive limits and health (_adaptive), shared with the other workers.
         self.slots = WorkerSlots(saturation or Saturation(), self.worker_id)
@@ -128,6 +139,7 @@ class Worker(Recorder):
         # Not in a ``finally``: a crash must leave its leases behind, as a killed process does.
         self._keep_runs = False
         self._release_chained()
+        self.heartbeats.close()
         return handled
 
     def _release_chained(self) -> None:
@@ -251,21 +263,31 @@ class Worker(Recorder):
         self._fire(
             HookPoint.BEFORE_COMPENSATION if compensating else HookPoint.BEFORE_ACTION, claim
         )
+        lease = (claim.run_id, claim.step, claim.token)
         try:
             if not compensating:
                 check_precondition(step, context)
-            output = self.slots.timed(  # the call is a sample of its dependency's latency
-                self.clock.now,
-                lambda: self._run_action(
-                    claim,
-                    context,
-                    step.timeout,
-                    lambda: self.hooks.intercept(context, lambda: action(context)),
-                ),
-            )
+            # Held only while the action runs, as before the beat was shared: the outcome's
+            # fenced write ends the lease, and a crash (BaseException) must not leave it beating.
+            self.heartbeats.hold(lease)
+            try:
+                output = self.slots.timed(  # the call is a sample of its dependency's latency
+                    self.clock.now,
+                    lambda: run_action(
+                        self.runtime,
+                        self.clock,
+                        context,
+                        step.timeout,
+                        lambda: self.hooks.intercept(context, lambda: action(context)),
+                    ),
+                )
+            finally:
+                self.heartbeats.release(lease)
             if not compensating:
                 check_postcondition(step, context, output)
-            encoded = None if compensating else encode_output(claim, output)
+            encoded = (
+                None if compensating else encode_output(claim.step, claim.workflow.name, output)
+            )
         except Exception as error:  # a step may raise anything; BaseException (a crash) unwinds
             self._record_failure(claim, error)
             return
@@ -386,67 +408,3 @@ class Worker(Recorder):
             not_before=until,
             attempt=claim.attempt - 1,
         )
-
-    def _run_action(
-        self, claim: Claim, context: StepContext, timeout: float | None, call: Callable[[], Any]
-    ) -> Any:
-        """Run ``call`` in a task of its own while this worker keeps the lease alive.
-
-        The worker heartbeats every ``heartbeat_seconds`` while it waits, and gives up on the
-        call at ``timeout`` (a task cannot be killed: a call past its timeout is abandoned, and
-        whatever it still does lands late, as a real abandoned request does). A worker that is
-        paused (SIGSTOP) stops heartbeating too, so its lease expires and another worker takes
-        over; fencing then rejects the paused worker's late write.
-        """
-        box: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                box["value"] = call()
-            except BaseException as error:  # carried back to the worker, a crash included
-                box["error"] = error
-
-        started = self.clock.now()
-        task = self.runtime.spawn(target, name=f"step-{claim.step}")
-        waited, held = 0.0, True
-        while True:
-            wait = self.heartbeat_seconds
-            if timeout is not None:
-                wait = min(wait, max(started + timeout - self.clock.now(), 0.0), timeout - waited)
-            task.join(max(wait, 0.0))
-            waited += max(wait, 0.0)
-            if not task.is_alive():
-                break
-            # Within a nanosecond counts as reached: far from the epoch a float cannot tell a
-            # deadline from a moment just before it, and the wait would never end.
-            if timeout is not None and (
-                waited >= timeout - _EPSILON or self.clock.now() - started >= timeout - _EPSILON
-            ):
-                raise _timed_out(context, timeout)
-            if held:
-                held = self._heartbeat(claim)
-        # Late by the step's own clock: an answer that came after the deadline is discarded; the
-        # retry carries the same idempotency key.
-        if timeout is not None and self.clock.now() - started > timeout:
-            raise _timed_out(context, timeout)
-        if "error" in box:
-            raise box["error"]
-        return box.get("value")
-
-    def _heartbeat(self, claim: Claim) -> bool:
-        """Extend the claim's lease; False once another worker has taken it over."""
-        try:
-            with self.store.transaction() as tx:
-                return tx.extend_lease(
-                    claim.run_id, claim.step, claim.token, self.clock.now() + self.lease_seconds
-                )
-        except Exception as error:  # a lost heartbeat only risks the lease, retried next beat
-            log.warning("heartbeat for %s/%s failed: %s", claim.run_id, claim.step, error)
-            return True
-
-
-def _timed_out(context: StepContext, timeout: float) -> StepTimeout:
-    return StepTimeout(
-        f"Step {context.step!r} ({context.purpose}) of run {context.run_id!r} ran past its "
-        f"timeout={timeout!r}s."
-    )

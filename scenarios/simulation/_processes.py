@@ -30,6 +30,9 @@ _FOREVER = 1e12
 class _CallTasks:
     """The runtime a simulated worker gets: the world's, keeping the calls it starts in view."""
 
+    # Every action is a task: the world ends only when no call is in flight.
+    inline_actions = False
+
     def __init__(self, world: World, calls: list[SimTask]) -> None:
         self._world = world
         self._calls = calls
@@ -38,6 +41,11 @@ class _CallTasks:
         task = self._world.spawn(target, name=name)
         self._calls.append(task)
         return task
+
+    def spawn_service(self, target: Callable[[], None], *, name: str) -> Task:
+        # The worker's heartbeat: a task of its process (paused and killed with it), but not a
+        # call the world waits for.
+        return self._world.spawn(target, name=name)
 
     def doorbell(self) -> SimDoorbell:
         return self._world.doorbell()

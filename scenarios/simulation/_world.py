@@ -176,6 +176,8 @@ class World:
     tasks and idle waits live in the simulation too.
     """
 
+    inline_actions = False  # a worker's action is a task of the world (see Runtime)
+
     def __init__(self, *, seed: int, start: float, max_switches: int = 2_000_000) -> None:
         self.now = start
         self.clock = VirtualClock(self)
@@ -210,6 +212,10 @@ class World:
         self._tasks.setdefault(group, []).append(task)
         self._make_ready(task)
         return task
+
+    def spawn_service(self, target: Callable[[], None], *, name: str) -> SimTask:
+        """Start a service task (a worker's heartbeat) in the caller's group."""
+        return self.spawn(target, name=name)
 
     def doorbell(self) -> SimDoorbell:
         """A doorbell for tasks of this world."""

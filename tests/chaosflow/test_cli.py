@@ -83,7 +83,7 @@ def test_demo_prints_a_verdict_and_writes_three_reports(tmp_path: Path) -> None:
     result = chaosflow("demo", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "verdict: valid" in result.stdout
-    assert "fault: crash at order-saga-demo-0-0000/charge_payment@after_action" in result.stdout
+    assert "fault: crash at order-saga-demo-0-0001/charge_payment@after_action" in result.stdout
     written = sorted(p.name for p in out.iterdir())
     # The three reports, and the history beside the JSON as Parquet.
     assert written == [
@@ -109,9 +109,9 @@ def test_demo_prints_a_verdict_and_writes_three_reports(tmp_path: Path) -> None:
     assert (crash["kind"], crash["shape"], crash["run_id"]) == (
         "crash",
         "point",
-        "order-saga-demo-0-0000",
+        "order-saga-demo-0-0001",
     )
-    assert document["timeline"]["run_id"] == "order-saga-demo-0-0000"
+    assert document["timeline"]["run_id"] == "order-saga-demo-0-0001"
     assert crash["after_seq"] in [e["seq"] for e in document["timeline"]["events"]]
 
 

@@ -47,7 +47,7 @@ def test_the_demos_crash_is_a_point_at_the_claim_it_interrupted(demo: Any) -> No
     (crash,) = result.faults
     assert (crash.kind, crash.shape) == ("crash", "point")
     assert crash.start_s == crash.end_s > 0  # an instant, once the charge had been claimed
-    assert crash.run_id == "order-saga-demo-0-0000"
+    assert crash.run_id == "order-saga-demo-0-0001"
     events = {e.seq: e for e in result.timeline.events}
     struck = events[crash.after_seq]
     assert (struck.kind, struck.step, struck.attempt) == ("step_claimed", "charge_payment", 1)
