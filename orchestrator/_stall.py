@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ._errors import DefinitionError, SubworkflowFailed
 from ._schema import events, runs, steps
@@ -216,8 +216,9 @@ def _retry(
             .values(lease_token=str(uuid.uuid4()), lease_expires_at=now, updated_at=now)
         )
     waiting = of_run & steps.c.state.in_(_CLAIMABLE) & (steps.c.not_before > now)
-    hastened = tx.conn.execute(select(func.count()).select_from(steps).where(waiting)).scalar_one()
-    tx.conn.execute(steps.update().where(waiting).values(not_before=now, updated_at=now))
+    hastened = tx.conn.execute(
+        steps.update().where(waiting).values(not_before=now, updated_at=now)
+    ).rowcount
     deadline = now + after
     tx.conn.execute(runs.update().where(runs.c.run_id == run_id).values(deadline=deadline))
     detail = {
